@@ -1,0 +1,15 @@
+// The `cartlm` command line: one file per verb (cmd_<verb>.cpp), each exposing a register function
+// that adds its CLI11 subcommand. A verb's action returns the process exit code through `exit_code`.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include "core/status.h"
+
+namespace cartlm::cli {
+
+void register_data(CLI::App& root, int& exit_code);
+
+// Prints "cartlm: error: <message>" on one line and returns 1 (the exit code for bad input).
+int fail(const Status& status);
+
+}  // namespace cartlm::cli

@@ -1,0 +1,14 @@
+// `cartlm data`: dataset verbs. Each sub-verb lives in its own file (cmd_data_<verb>.cpp).
+#include "cli/cli.h"
+
+namespace cartlm::cli {
+
+void register_data(CLI::App& root, int& exit_code) {
+  CLI::App* data = root.add_subcommand(
+      "data", "Make datasets: synthetic multilingual shopper messages with exact labels");
+  data->require_subcommand(1);
+  // sub-verbs are added here, e.g. register_data_generate(*data, exit_code);
+  (void)exit_code;
+}
+
+}  // namespace cartlm::cli

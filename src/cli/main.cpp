@@ -1,0 +1,44 @@
+#include <cstdio>
+
+#include "cli/cli.h"
+
+namespace cartlm::cli {
+
+int fail(const Status& status) {
+  std::fprintf(stderr, "cartlm: error: %s\n", status.message().c_str());
+  return 1;
+}
+
+}  // namespace cartlm::cli
+
+int main(int argc, char** argv) {
+  using namespace cartlm::cli;
+  CLI::App app{
+      "cartlm: turns a small language model into a fast multilingual (en/hr/es) e-commerce intent\n"
+      "recognizer: 'Can you delet 12 lip balms for me?' -> "
+      "{\"action\": \"remove\", \"product\": \"Lip Balm\", \"quantity\": 12}",
+      "cartlm"};
+  app.set_version_flag("--version", "cartlm " CARTLM_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  int exit_code = 0;
+  register_data(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (argc == 1) {  // plain `cartlm`: show what it can do
+      std::fputs(app.help().c_str(), stdout);
+      return 2;
+    }
+    std::fprintf(stderr, "cartlm: error: %s (see 'cartlm --help' or 'cartlm <verb> --help')\n",
+                 e.what());
+    return e.get_exit_code() ? e.get_exit_code() : 2;
+  }
+  return exit_code;
+}
