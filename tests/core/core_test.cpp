@@ -122,3 +122,47 @@ TEST(FileIo, ClearErrors) {
   EXPECT_NE(r.message().find("/nonexistent/x.txt"), std::string::npos);
   EXPECT_FALSE(ensure_dir("/proc/cartlm_cannot").ok());
 }
+
+#include <cmath>
+
+#include "core/dtype.h"
+
+TEST(DType, Fp16ExhaustiveRoundTrip) {
+  // Every one of the 65536 fp16 patterns converts to fp32 and back unchanged (NaNs stay NaN).
+  for (uint32_t h = 0; h < 65536; ++h) {
+    float f = fp16_to_fp32((uint16_t)h);
+    uint16_t back = fp32_to_fp16(f);
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(fp16_to_fp32(back))) << h;
+    } else {
+      ASSERT_EQ(back, h) << "pattern " << h << " value " << f;
+    }
+  }
+}
+
+TEST(DType, Fp16RoundsToNearestEven) {
+  EXPECT_EQ(fp32_to_fp16(1.0f), 0x3c00);
+  EXPECT_EQ(fp32_to_fp16(65504.0f), 0x7bff);
+  EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7c00);  // ties away to inf
+  EXPECT_EQ(fp32_to_fp16(1.0f + 1.0f / 2048), 0x3c00);  // tie -> even (down)
+  EXPECT_EQ(fp32_to_fp16(1.0f + 3.0f / 2048), 0x3c02);  // tie -> even (up)
+  EXPECT_EQ(fp32_to_fp16(5.9604645e-08f), 0x0001);      // smallest subnormal
+  EXPECT_EQ(fp32_to_fp16(2.9802322e-08f), 0x0000);      // exactly half of it: tie to even 0
+  EXPECT_EQ(fp32_to_fp16(-0.0f), 0x8000);
+}
+
+TEST(DType, Bf16ExhaustiveRoundTrip) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    float f = bf16_to_fp32((uint16_t)h);
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(fp32_to_bf16(f), h) << h;
+  }
+  EXPECT_EQ(fp32_to_bf16(1.00390625f), 0x3f80);  // tie -> even
+}
+
+TEST(DType, TableAndNames) {
+  EXPECT_EQ(dtype_row_bytes(DType::Q4_K, 2048), 8u * 144);
+  EXPECT_EQ(dtype_row_bytes(DType::F16, 10), 20u);
+  EXPECT_EQ(dtype_from_name("q8_0"), DType::Q8_0);
+  EXPECT_FALSE(dtype_from_name("Q9_9").has_value());
+}
