@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   int exit_code = 0;
   register_data(app, exit_code);
+  register_score(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
