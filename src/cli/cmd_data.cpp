@@ -7,7 +7,7 @@ void register_data(CLI::App& root, int& exit_code) {
   CLI::App* data = root.add_subcommand(
       "data", "Make datasets: synthetic multilingual shopper messages with exact labels");
   data->require_subcommand(1);
-  // sub-verbs are added here, e.g. register_data_generate(*data, exit_code);
+  register_data_generate(*data, exit_code);
   register_data_metaprompt(*data, exit_code);
   (void)exit_code;
 }

@@ -1,0 +1,73 @@
+// `cartlm data generate`: the synthetic, noisy, multilingual dataset (paper §3.1).
+//
+// Ground truth per example comes from draw_ground_truth (language cycled over --langs, add/remove
+// even odds, uniform product, weighted quantity). A language pack (lang_pack.h) writes the message
+// from one of its phrasing templates and a catalog surface form of the product, with correct
+// grammar for the quantity; noise (noise.h) is then applied at the configured rates.
+//
+// Splits. train/val (90/10 by default) come from the --seed stream; eval from a separate stream
+// (--eval-seed, by default derived from --seed). Generalization is measured on eval:
+//  * held-out templates: template t<id> of a language is held out when
+//    floor((id+1) * share) > floor(id * share); with the default share 0.2 that is every 5th
+//    template (t4, t9, t14, ...). Train and val never use them; about half of the eval messages do.
+//  * catalog surface forms of kind `eval` appear only in eval (about a third of eval messages of
+//    products that have one); `main` and `syn` forms appear everywhere.
+//  * every text is distinct after normalization (lower case, whitespace collapsed) across all
+//    three files; a collision is redrawn.
+// Example meta: {"template": "en.t17", "heldout": false, "noise": ["typo", ...], "qty_form":
+// "digits", "form": "lip balm", "form_kind": "main", "form_text": "lip balms", "split": "train",
+// "index": 17} where form is the catalog form (nominative singular), form_text the inflected form
+// written in the message before noise, and index the position in the generation order (the
+// language is langs[index % langs.size()]).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "data/catalog.h"
+#include "data/lang.h"
+#include "data/noise.h"
+#include "formats/dataset.h"
+
+namespace cartlm {
+
+struct GeneratorOptions {
+  uint64_t seed = 42;
+  size_t size = 3000;          // train + val
+  double val_fraction = 0.1;   // val gets round(size * val_fraction)
+  size_t eval_size = 1000;
+  std::optional<uint64_t> eval_seed;  // default: derived_eval_seed(seed)
+  std::vector<Lang> langs = {Lang::en, Lang::hr, Lang::es};
+  double heldout_share = 0.2;  // of each language's templates, reserved for eval
+  NoiseRates noise;            // per-kind rates, multiplied by noise_scale
+  double noise_scale = 1.0;
+  bool progress = false;       // a progress bar on stderr
+};
+
+struct Dataset {
+  std::vector<Example> train, val, eval;
+  double seconds = 0;  // generation time
+};
+
+// Checks the options (one-line error naming the flag) and generates. Deterministic: the same
+// catalog and options give the same dataset, byte for byte.
+Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions& options);
+
+// The human-readable summary: counts per language x action per split, quantity histogram, noise
+// kinds applied, quantity-form shares, distinct texts, held-out shares in eval, and the share of
+// eval texts that also occur in train/val (0 by construction; recomputed here as a check).
+std::string dataset_summary(const Dataset& dataset);
+
+// Writes DIR/train.jsonl, DIR/val.jsonl and DIR/eval.jsonl, each atomically. Existing files are
+// only replaced with `force`.
+Status write_dataset_files(const Dataset& dataset, const std::string& dir, bool force);
+
+uint64_t derived_eval_seed(uint64_t seed);
+// Template `id` is held out for eval with this share (see above).
+bool is_heldout_template(size_t id, double share);
+// Lower case, whitespace runs collapsed to one space, trimmed: the key for overlap checks.
+std::string normalize_for_overlap(std::string_view text);
+
+}  // namespace cartlm

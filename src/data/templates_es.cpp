@@ -1,0 +1,287 @@
+// Spanish language pack. Grammar of "quantity + product": gender agreement of 1 ("un cepillo",
+// "una crema"; standalone "uno"), apocope before a noun ("veintiún cepillos", "veintiuna
+// cremas"), "una docena de huevos", the singular for 1 and the plural otherwise; list shorthand
+// ("champú x3", "3 uds de champú") keeps the singular.
+#include <string>
+
+#include "data/lang_pack.h"
+#include "data/numbers.h"
+
+namespace cartlm {
+
+namespace {
+
+constexpr Act B = Act::both, A = Act::add, R = Act::remove;
+constexpr DestMode none = DestMode::none, opt = DestMode::optional;
+
+double words_weight(int q) { return (q <= 20 || q % 10 == 0) ? 0.25 : 0.1; }
+
+// "auriculares", "vaqueros": plural-only in use, counted as "unos" / "un par de" / "dos pares de".
+// (Invariable singular nouns such as "paraguas" are ordinary: "un paraguas", "3 paraguas".)
+bool is_pair_noun(const SurfaceForm& f) {
+  static const char* const kPairs[] = {"auriculares", "audífonos", "cascos", "vaqueros", "jeans",
+                                       "tejanos", "tenis", "pantalones", "gafas", "mallas"};
+  if (f.sg != f.pl) return false;
+  std::string_view first = std::string_view(f.sg).substr(0, f.sg.find(' '));
+  for (const char* w : kPairs)
+    if (first == w) return true;
+  return false;
+}
+
+// {qp}/{qpn} and {qpm} ("dos champús más").
+void render_qp(SlotContext& ctx, Rng& rng, bool more, Pieces& out) {
+  const int q = ctx.quantity;
+  const SurfaceForm& f = *ctx.form;
+  const bool fem = f.gender == Gender::f;
+  const char* form;
+  if (more)
+    form = q == 1 ? pick_weighted(rng, {{"article", 0.7}, {"digits", 0.3}})
+                  : pick_weighted(rng, {{"digits", 0.6}, {"words", words_weight(q)},
+                                        {"dozen", q == 12 ? 0.15 : 0.0}});
+  else if (q == 1)
+    form = pick_weighted(rng, {{"article", 0.5}, {"omitted", 0.15}, {"digits", 0.17},
+                               {"x3", 0.06}, {"3x", 0.06}, {"unit", 0.06}});
+  else
+    form = pick_weighted(rng, {{"digits", 0.55}, {"words", words_weight(q)},
+                               {"dozen", q == 12 ? 0.22 : 0.0}, {"x3", 0.07}, {"3x", 0.06},
+                               {"unit", 0.07}});
+  ctx.qty_form = form;
+  std::string_view fs = form;
+  const std::string n = std::to_string(q);
+  const bool pair = is_pair_noun(f);
+  if (pair && (fs == "article" || fs == "digits" || fs == "words")) {
+    // "unos vaqueros", "un par de auriculares", "2 pares de auriculares", "3 vaqueros"
+    std::string num;
+    if (fs == "article") num = rng.bernoulli(0.5) ? "unos" : "un par de";
+    else if (fs == "words") num = q == 1 ? "un par de" : es_number_word(q, Gender::m, true) + " pares de";
+    else num = q == 1 ? "1 par de" : rng.bernoulli(0.5) ? n : n + " pares de";
+    out.push_back(qty_piece(num));
+    out.push_back(text_piece(" "));
+    out.push_back(product_piece(f.pl));
+  } else if (fs == "article") {
+    out.push_back(qty_piece(fem ? "una" : "un"));
+    out.push_back(text_piece(" "));
+    out.push_back(product_piece(f.sg));
+  } else if (fs == "digits" || fs == "words") {
+    out.push_back(qty_piece(fs == "digits" ? n : es_number_word(q, f.gender, true)));
+    out.push_back(text_piece(" "));
+    out.push_back(product_piece(q == 1 ? f.sg : f.pl));
+  } else if (fs == "dozen") {
+    out.push_back(qty_piece("una docena de"));
+    out.push_back(text_piece(" "));
+    out.push_back(product_piece(f.pl));
+  } else if (fs == "omitted") {
+    out.push_back(product_piece(f.sg));
+  } else if (fs == "x3") {
+    out.push_back(product_piece(f.sg));
+    out.push_back(text_piece(" "));
+    out.push_back(qty_piece("x" + n));
+  } else if (fs == "3x") {
+    out.push_back(qty_piece(n + "x"));
+    out.push_back(text_piece(" "));
+    out.push_back(product_piece(f.sg));
+  } else {  // unit: "3 uds de champú"
+    const char* unit = q == 1 ? (rng.bernoulli(0.5) ? "ud." : "unidad")
+                              : pick_weighted(rng, {{"uds", 0.4}, {"uds.", 0.3}, {"unidades", 0.3}});
+    out.push_back(qty_piece(n + " " + unit));
+    out.push_back(text_piece(" de "));
+    out.push_back(product_piece(f.sg));
+  }
+  if (more) out.push_back(text_piece(" más"));
+  for (const Piece& p : out)
+    if (p.role == PieceRole::product) ctx.form_text = p.text;
+}
+
+// {pq}: a list line, product first.
+void render_pq(SlotContext& ctx, Rng& rng, Pieces& out) {
+  const int q = ctx.quantity;
+  const SurfaceForm& f = *ctx.form;
+  const std::string n = std::to_string(q);
+  const char* style =
+      q == 1 ? pick_weighted(rng, {{"omitted", 0.35}, {"x3", 0.2}, {"3x", 0.2}, {"unit", 0.1},
+                                   {"digits", 0.15}})
+             : pick_weighted(rng, {{"x3", 0.3}, {"3x", 0.25}, {"unit", 0.2}, {"paren", 0.1},
+                                   {"digits", 0.15}});
+  std::string_view s = style;
+  std::string noun = f.sg;
+  if (s == "omitted") out = {product_piece(f.sg)};
+  else if (s == "x3") out = {product_piece(f.sg), text_piece(" "), qty_piece("x" + n)};
+  else if (s == "3x") out = {qty_piece(n + "x"), text_piece(" "), product_piece(f.sg)};
+  else if (s == "unit")
+    out = {product_piece(f.sg), text_piece(", "), qty_piece(n + (q == 1 ? " ud." : " uds"))};
+  else if (s == "paren") out = {product_piece(f.sg), text_piece(" ("), qty_piece(n), text_piece(")")};
+  else {
+    noun = q == 1 ? f.sg : f.pl;
+    out = {qty_piece(n), text_piece(" "), product_piece(noun)};
+  }
+  ctx.form_text = noun;
+  ctx.qty_form = s == "paren" ? "digits" : std::string(s);
+}
+
+bool render_slot(std::string_view name, SlotContext& ctx, Rng& rng, Pieces& out) {
+  const int q = ctx.quantity;
+  const SurfaceForm& f = *ctx.form;
+  const bool fem = f.gender == Gender::f;
+  if (name == "qp" || name == "qpn") {
+    render_qp(ctx, rng, false, out);
+  } else if (name == "qpm") {
+    render_qp(ctx, rng, true, out);
+  } else if (name == "pq") {
+    render_pq(ctx, rng, out);
+  } else if (name == "qn") {  // standalone: "añade dos", "pon una", "una docena"
+    const char* form = pick_weighted(
+        rng, {{"digits", 0.45}, {"words", 0.55}, {"dozen", q == 12 ? 0.1 : 0.0}});
+    ctx.qty_form = form;
+    std::string_view fs = form;
+    out.push_back(qty_piece(fs == "digits" ? std::to_string(q)
+                            : fs == "words" ? es_number_word(q, f.gender, false)
+                                            : std::string("una docena")));
+  } else if (name == "pdef_pl") {
+    out.push_back(text_piece(fem ? "las " : "los "));
+    out.push_back(product_piece(f.pl));
+    ctx.form_text = f.pl;
+  } else if (name == "lo") {  // attached to an infinitive: quitarlo, quitarlas
+    bool plural = q > 1 || is_pair_noun(f);
+    out.push_back(text_piece(plural ? (fem ? "las" : "los") : (fem ? "la" : "lo")));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+LangPack make_pack() {
+  LangPack p;
+  p.lang = Lang::es;
+  p.render_slot = render_slot;
+  p.templates = {
+      {B, "{v} {qp}{d}"},
+      {B, "Por favor, {v} {qp}{d}."},
+      {B, "¿Puedes {vi} {qp}{d}?"},
+      {B, "¿Podrías {vi} {qp}{d}, por favor?"},
+      {B, "Por favor, {vf} {qp}{d}."},
+      {B, "{w} {qp}"},
+      {B, "Quiero {vi} {qp}{d}."},
+      {B, "Me gustaría {vi} {qp}{d}."},
+      {B, "Necesito {vi} {qp}{d}."},
+      {A, "{qp}, por favor"},
+      {A, "Ponme {qp}[, porfa|, por favor|]"},
+      {R, "Quítame {qp} {dd}"},
+      {A, "¿Me pones {qp}?"},
+      {R, "¿Me quitas {qp} {dd}?"},
+      {A, "Dame {qp}[, porfa|]"},
+      {R, "Me he equivocado, {v} {qp}{d}"},
+      {R, "He cambiado de opinión, {v} {qp}{d}"},
+      {R, "Cambié de idea, {v} {qp}{d}"},
+      {B, "También {v} {qp}{d}"},
+      {B, "Y {v} {qp}{d}"},
+      {B, "Oye, {v} {qp}{d}"},
+      {A, "{pq}"},
+      {A, "Pedido: {pq}"},
+      {A, "Se me [acabaron|terminaron] {pdef_pl}, {v} {qn}{d}"},
+      {B, "{v} también {qp}{d}"},
+      {A, "{v} {qpm}{d}"},
+      {B, "¿Se puede {vi} {qp}{d}?"},
+      {B, "¿Es posible {vi} {qp}{d}?"},
+      {B, "Hazme el favor de {vi} {qp}{d}"},
+      {B, "Necesito que {vs} {qp}{d}"},
+      {B, "Quiero que {vs} {qp}{d}"},
+      {B, "Quisiera {vi} {qp}{d}, por favor."},
+      {B, "¿Te importaría {vi} {qp}{d}?"},
+      {A, "Apúntame {qp}"},
+      {B, "{v} {qp}{d} y ya"},
+      {B, "{v} {qp}{d}, gracias"},
+      {B, "Antes de pagar, {v} {qp}{d}"},
+      {A, "¿Me añades {qp} {dd}?"},
+      {B, "Solo {v} {qp}{d}"},
+      {B, "Venga, {v} {qp}{d}"},
+      {B, "Mejor {v} {qp}{d}"},
+      {A, "{qp} {dd}[, porfa|, por favor|]"},
+      {B, "Oye, ¿puedes {vi} {qp}{d}?"},
+      {R, "Al final no, {v} {qp}{d}"},
+      {R, "[Añadí|Puse|Metí] {qp} por error, ¿puedes {vi}{lo}?"},
+      {A, "{w} {qpm}"},
+      {B, "¿Me ayudas a {vi} {qp}{d}?"},
+      {B, "Por favor, ¿podría {vi} {qp}{d}?"},
+      {B, "Una cosa: {v} {qp}{d}"},
+      {R, "{w} {qp}, ¿puedes {vi}{lo}?"},
+      {B, "Rápido, {v} {qp}{d}"},
+      {B, "Ahora {v} {qp}{d}"},
+      {B, "Quería {vi} {qp}{d}"},
+      {A, "Para el finde, {v} {qp}{d}"},
+      {B, "¿Sería posible {vi} {qp}{d}?"},
+      {B, "Le agradecería que {vf} {qp}{d}."},
+  };
+  p.verbs[0] = {
+      {"añade", "añada", "añadir", "añadas", "a", opt},
+      {"agrega", "agregue", "agregar", "agregues", "a", opt},
+      {"pon", "ponga", "poner", "pongas", "en", opt},
+      {"mete", "meta", "meter", "metas", "en", opt},
+      {"echa", "eche", "echar", "eches", "a", opt},
+      {"compra", "compre", "comprar", "compres", nullptr, none},
+      {"pide", "pida", "pedir", "pidas", nullptr, none},
+      {"incluye", "incluya", "incluir", "incluyas", "en", opt},
+      {"suma", "sume", "sumar", "sumes", "a", opt},
+  };
+  p.verbs[1] = {
+      {"quita", "quite", "quitar", "quites", "de", opt},
+      {"elimina", "elimine", "eliminar", "elimines", "de", opt},
+      {"borra", "borre", "borrar", "borres", "de", opt},
+      {"saca", "saque", "sacar", "saques", "de", opt},
+      {"cancela", "cancele", "cancelar", "canceles", "de_pedido", opt},
+      {"retira", "retire", "retirar", "retires", "de", opt},
+      {"descarta", "descarte", "descartar", "descartes", nullptr, none},
+  };
+  p.want[0] = {"quiero", "necesito", "me llevo", "me gustaría", "quisiera", "voy a querer"};
+  p.want[1] = {"ya no quiero", "ya no necesito", "no quiero", "al final no quiero",
+               "no necesito"};
+  p.dests = {
+      {"a", {"al carrito", "a mi carrito", "a la cesta", "a mi cesta", "al pedido", "a mi pedido",
+             "a la compra"}},
+      {"en", {"en el carrito", "en mi carrito", "en la cesta", "en mi pedido", "en la compra"}},
+      {"de", {"del carrito", "de mi carrito", "de la cesta", "de mi cesta", "del pedido",
+              "de mi pedido"}},
+      {"de_pedido", {"del pedido", "de mi pedido"}},
+  };
+  p.generic_dest[0] = "a";
+  p.generic_dest[1] = "de";
+
+  p.qwertz = false;
+  p.greetings = {"hola", "¡hola!", "buenas", "buenos días", "buenas tardes", "hey", "qué tal",
+                 "holi", "hola, ¿qué tal?", "hola hola"};
+  p.signoffs = {"gracias", "¡gracias!", "gracias de antemano", "muchas gracias", "saludos",
+                "mil gracias", "un saludo", "gracias!!"};
+  p.slang = {
+      {"por favor", {"porfa", "xfa", "x fa", "porfi"}},
+      {"que", {"q", "k"}},
+      {"porque", {"pq", "xq", "porq"}},
+      {"gracias", {"grax", "grcs"}},
+      {"también", {"tb", "tmb"}},
+      {"para", {"pa"}},
+      {"oye", {"oie"}},
+      {"quiero", {"kiero"}},
+  };
+  p.slang_prefix = {"oye ", "ey ", "venga "};
+  p.slang_suffix = {" porfa", " xfa", " plis", " porfi"};
+  p.codeswitch_prefix = {"ok, ", "ok ", "btw, ", "sorry, ", "so "};
+  p.codeswitch_suffix = {" asap", ", asap", ", please", ", thanks", ", ¿hay free shipping?",
+                         " y luego hago checkout", ", ok?", " btw", " pls"};
+  p.brand_clauses = {" de Mercadona", " del Carrefour", " de Lidl", " del Dia", " de Alcampo",
+                     " (de la marca {brand})", ", si puede ser {brand}", ", mejor {brand}",
+                     " de {brand}", ", que sea {brand}"};
+  p.brands = {"Hacendado", "Nivea", "Samsung", "Philips", "Bosch", "Deliplus", "Bosque Verde",
+              "Eroski", "Pascual", "Cola Cao"};
+  p.distractors = {" (pedido n.º {ord})", ", pedido #{ord}", "^Pedido {ord}: ", ", talla {size}",
+                   "@ en talla {size}", "@ a {price}", " si sigue a {price}",
+                   ", antes de las {hour}", ", entrega antes de las {hour}",
+                   ", n.º de pedido {ord}"};
+  return p;
+}
+
+}  // namespace
+
+const LangPack& es_pack() {
+  static const LangPack pack = make_pack();
+  return pack;
+}
+
+}  // namespace cartlm

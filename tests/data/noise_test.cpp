@@ -1,0 +1,255 @@
+#include "data/noise.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/utf8.h"
+
+namespace cartlm {
+namespace {
+
+std::string digits_of(std::string_view s) {
+  std::string d;
+  for (char c : s)
+    if (c >= '0' && c <= '9') d += c;
+  return d;
+}
+
+// Maximal runs of ASCII digits.
+std::vector<std::string> digit_runs(std::string_view s) {
+  std::vector<std::string> runs;
+  std::string cur;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      cur += c;
+    } else if (!cur.empty()) {
+      runs.push_back(cur);
+      cur.clear();
+    }
+  }
+  if (!cur.empty()) runs.push_back(cur);
+  return runs;
+}
+
+TEST(Typo, EachKindChangesLengthByAtMostOneAndKeepsDigits) {
+  const char* words[] = {"remove", "towels", "x12", "3pcs", "dvije", "čaše", "añade", "champú",
+                         "košaricu", "12ab34", "Please"};
+  const TypoKind kinds[] = {TypoKind::swap, TypoKind::drop, TypoKind::repeat, TypoKind::neighbour};
+  Rng rng(7);
+  for (const char* w : words)
+    for (TypoKind k : kinds)
+      for (int rep = 0; rep < 50; ++rep) {
+        std::string out = apply_typo(w, k, rep % 2 == 0, rng);
+        long diff = (long)utf8_length(out) - (long)utf8_length(w);
+        EXPECT_LE(std::labs(diff), 1) << w << " -> " << out;
+        EXPECT_EQ(digits_of(out), digits_of(w)) << w << " -> " << out;
+        EXPECT_TRUE(is_valid_utf8(out)) << w;
+        if (k == TypoKind::swap || k == TypoKind::neighbour) {
+          EXPECT_EQ(diff, 0) << w << " -> " << out;
+        }
+        if (k == TypoKind::drop && out != w) {
+          EXPECT_EQ(diff, -1) << w << " -> " << out;
+        }
+        if (k == TypoKind::repeat) {
+          EXPECT_EQ(diff, 1) << w << " -> " << out;
+        }
+      }
+}
+
+TEST(Typo, RandomTypoChangesWordsThatCanChange) {
+  Rng rng(1);
+  for (int rep = 0; rep < 200; ++rep) {
+    std::string out = random_typo("delete", false, rng);
+    EXPECT_NE(out, "delete");
+    EXPECT_LE(std::labs((long)out.size() - 6), 1);
+  }
+  // Nothing to change: only digits.
+  EXPECT_EQ(random_typo("2024", false, rng), "2024");
+}
+
+TEST(Typo, KeyboardNeighboursFollowTheLayout) {
+  Rng rng(3);
+  std::set<char> seen_a, seen_y_qwertz, seen_z_qwertz;
+  for (int i = 0; i < 400; ++i) {
+    seen_a.insert(keyboard_neighbour('a', false, rng));
+    seen_y_qwertz.insert(keyboard_neighbour('y', true, rng));
+    seen_z_qwertz.insert(keyboard_neighbour('z', true, rng));
+  }
+  EXPECT_EQ(seen_a, (std::set<char>{'q', 'w', 's', 'z'}));
+  EXPECT_EQ(seen_y_qwertz, (std::set<char>{'a', 's', 'x'}));  // y sits bottom left on QWERTZ
+  EXPECT_EQ(seen_z_qwertz, (std::set<char>{'t', 'u', 'g', 'h'}));
+  EXPECT_EQ(keyboard_neighbour('7', false, rng), '7');
+  char up = keyboard_neighbour('A', false, rng);
+  EXPECT_TRUE(up == 'Q' || up == 'W' || up == 'S' || up == 'Z') << up;
+}
+
+TEST(Typo, AddTyposNeverTouchesQuantityAndAtMostOnceTheProduct) {
+  Rng rng(11);
+  int product_hits = 0;
+  for (int rep = 0; rep < 500; ++rep) {
+    Pieces pieces = {text_piece("please remove "), qty_piece("twelve"), text_piece(" "),
+                     product_piece("wireless headphones"), text_piece(" from my shopping cart")};
+    int made = add_typos(pieces, 3, false, rng);
+    EXPECT_GE(made, 1);
+    EXPECT_EQ(pieces[1].text, "twelve");
+    int changed_words = 0;
+    std::string_view orig[] = {"wireless", "headphones"};
+    std::string_view prod = pieces[3].text;
+    for (std::string_view w : orig) changed_words += prod.find(w) == std::string_view::npos;
+    EXPECT_LE(changed_words, 1) << prod;
+    product_hits += changed_words;
+  }
+  // The product phrase is chosen rarely, but it is chosen.
+  EXPECT_GT(product_hits, 0);
+  EXPECT_LT(product_hits, 250);
+}
+
+TEST(Diacritics, StripWholeOrSomeWords) {
+  Rng rng(5);
+  EXPECT_EQ(strip_diacritics_some("Možeš li dodati dvije čaše u košaricu?", 1.0, rng),
+            "Mozes li dodati dvije case u kosaricu?");
+  EXPECT_EQ(strip_diacritics_some("Añade dos champús", 1.0, rng), "Anade dos champus");
+  EXPECT_EQ(strip_diacritics_some("Đuro želi šećer", 1.0, rng), "Duro zeli secer");
+  EXPECT_EQ(strip_diacritics_some("añade 3 champús", 0.0, rng), "añade 3 champús");
+  std::set<std::string> outcomes;
+  for (int i = 0; i < 200; ++i) outcomes.insert(strip_diacritics_some("añade champú", 0.5, rng));
+  EXPECT_EQ(outcomes, (std::set<std::string>{"añade champú", "anade champú", "añade champu",
+                                             "anade champu"}));
+}
+
+TEST(JoinPieces, TidiesSpacesBeforePunctuation) {
+  Pieces p = {text_piece("  hi ,  add "), qty_piece("3"), text_piece(" "),
+              product_piece("towels"), text_piece(" ( order #123 ) ! ")};
+  EXPECT_EQ(join_pieces(p), "hi, add 3 towels ( order #123)!");
+}
+
+TEST(ContainsWord, RespectsWordBoundaries) {
+  EXPECT_TRUE(contains_word("from nivea please", "nivea"));
+  EXPECT_FALSE(contains_word("from great value", "eat"));
+  EXPECT_TRUE(contains_word("čaša, šampon", "šampon"));
+  EXPECT_FALSE(contains_word("šamponi", "šampon"));
+  EXPECT_FALSE(contains_word("anything", ""));
+}
+
+Pieces sample_message(Lang lang) {
+  switch (lang) {
+    case Lang::en:
+      return {text_piece("Please remove "), qty_piece("5"), text_piece(" "),
+              product_piece("lip balms"), text_piece(" from my cart, thank you.")};
+    case Lang::hr:
+      return {text_piece("Molim te, makni "), qty_piece("5"), text_piece(" "),
+              product_piece("čaša"), text_piece(" iz košarice.")};
+    case Lang::es:
+      return {text_piece("¿Puedes quitar "), qty_piece("5"), text_piece(" "),
+              product_piece("champús"), text_piece(" del carrito, por favor?")};
+  }
+  return {};
+}
+
+TEST(ApplyNoise, ZeroRatesChangeNothing) {
+  NoiseRates zero = NoiseRates().scaled(0);
+  for (Lang lang : kAllLangs) {
+    Rng rng(9);
+    Pieces p = sample_message(lang);
+    std::string before = join_pieces(p);
+    NoiseContext ctx{&lang_pack(lang), 5, nullptr};
+    EXPECT_TRUE(apply_noise(p, zero, ctx, rng).empty());
+    EXPECT_EQ(join_pieces(p), before);
+  }
+}
+
+TEST(ApplyNoise, EveryKindFiresAtRateOneAndKeepsTheQuantity) {
+  NoiseRates all = NoiseRates().scaled(100);  // every rate capped at 1
+  for (Lang lang : kAllLangs) {
+    std::set<std::string> fired;
+    for (uint64_t seed = 0; seed < 300; ++seed) {
+      Rng rng(seed);
+      Pieces p = sample_message(lang);
+      NoiseContext ctx{&lang_pack(lang), 5, nullptr};
+      for (const std::string& n : apply_noise(p, all, ctx, rng)) fired.insert(n);
+      std::string text = join_pieces(p);
+      // The quantity piece is intact and no other number in the message is 5.
+      int qty_pieces = 0;
+      for (const Piece& piece : p)
+        if (piece.role == PieceRole::qty) {
+          ++qty_pieces;
+          EXPECT_EQ(piece.text, "5");
+        }
+      EXPECT_EQ(qty_pieces, 1);
+      int fives = 0;
+      for (const std::string& run : digit_runs(text)) fives += run == "5";
+      EXPECT_EQ(fives, 1) << text;
+    }
+    for (const char* kind : {"brand", "distractor", "slang", "greeting", "signoff", "punct",
+                             "typo", "lowercase", "uppercase", "sentence_case", "emoji"})
+      EXPECT_TRUE(fired.count(kind)) << lang_code(lang) << " never applied " << kind;
+    if (lang != Lang::en) {
+      EXPECT_TRUE(fired.count("codeswitch")) << lang_code(lang);
+      EXPECT_TRUE(fired.count("no_diacritics")) << lang_code(lang);
+    } else {
+      EXPECT_FALSE(fired.count("codeswitch"));
+      EXPECT_FALSE(fired.count("no_diacritics"));
+    }
+  }
+}
+
+TEST(ApplyNoise, SlangReplacesWholeWords) {
+  NoiseRates r = NoiseRates().scaled(0);
+  r.slang = 1;
+  std::set<std::string> outs;
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    Rng rng(seed);
+    Pieces p = {text_piece("Please add "), qty_piece("2"), text_piece(" "),
+                product_piece("towels"), text_piece(" to your cart")};
+    NoiseContext ctx{&en_pack(), 2, nullptr};
+    EXPECT_EQ(apply_noise(p, r, ctx, rng), std::vector<std::string>{"slang"});
+    outs.insert(join_pieces(p));
+  }
+  EXPECT_TRUE(outs.count("Pls add 2 towels to your cart"));
+  EXPECT_TRUE(outs.count("Please add 2 towels to ur cart"));
+}
+
+TEST(ApplyNoise, BrandsNeverNameAProduct) {
+  NoiseRates r = NoiseRates().scaled(0);
+  r.brand = 1;
+  std::vector<std::string> products = {"nivea", "samsung", "philips", "bosch"};
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    Rng rng(seed);
+    Pieces p = sample_message(Lang::en);
+    NoiseContext ctx{&en_pack(), 5, &products};
+    apply_noise(p, r, ctx, rng);
+    std::string low = to_lower(join_pieces(p));
+    for (const std::string& w : products) EXPECT_FALSE(contains_word(low, w)) << low;
+  }
+}
+
+TEST(ApplyNoise, PrefixesLowerTheFirstWordButNotI) {
+  NoiseRates r = NoiseRates().scaled(0);
+  r.greeting = 1;
+  std::set<std::string> outs;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    Rng rng(seed);
+    Pieces p = {text_piece("Želim dodati "), qty_piece("2"), text_piece(" "), product_piece("čaše")};
+    NoiseContext ctx{&hr_pack(), 2, nullptr};
+    apply_noise(p, r, ctx, rng);
+    std::string t = join_pieces(p);
+    outs.insert(t);
+    // After ", " or " " the sentence goes on in lower case; after "! " or ". " it starts anew.
+    EXPECT_EQ(t.find(", Želim"), std::string::npos) << t;
+    EXPECT_TRUE(t.find("želim") != std::string::npos || t.find("! Želim") != std::string::npos ||
+                t.find(". Želim") != std::string::npos || t.find("? Želim") != std::string::npos)
+        << t;
+  }
+  EXPECT_GT(outs.size(), 10u);
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    Rng rng(seed);
+    Pieces p = {text_piece("I need "), qty_piece("2"), text_piece(" "), product_piece("towels")};
+    NoiseContext ctx{&en_pack(), 2, nullptr};
+    apply_noise(p, r, ctx, rng);
+    EXPECT_NE(join_pieces(p).find("I need"), std::string::npos) << join_pieces(p);
+  }
+}
+
+}  // namespace
+}  // namespace cartlm
