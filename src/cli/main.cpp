@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   register_data(app, exit_code);
   register_score(app, exit_code);
+  register_inspect(app, exit_code);
+  register_tokenizer(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,219 @@
+// BPE trainer: vocabulary size, determinism, round trips, agreement between the learned merges
+// applied naively in rank order and the tokenizer's encoding, and tokenizer.json round trip.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include "core/rng.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_internal.h"
+
+namespace cartlm {
+namespace {
+
+// Shopper-like messages in English, Croatian and Spanish with a JSON label now and then.
+std::vector<std::string> corpus(size_t n, uint64_t seed) {
+  static const std::vector<std::string> verbs = {
+      "Can you add", "Please remove", "Dodaj", "Makni", "Añade", "Quita", "delet", "I want",
+      "Stavi u košaricu", "Elimina del carrito", "Put"};
+  static const std::vector<std::string> products = {
+      "lip balms", "čokolade", "cepillos de dientes", "jabuke", "USB cables", "šampona",
+      "toothbrushes", "bananas", "pañales", "kave", "AA batteries", "žlice"};
+  static const std::vector<std::string> tails = {"", " for me?", " please", "!", " hvala", " por favor",
+                                                 "\n", " 🙂", "  thanks", "..."};
+  // Made-up words from syllables give the corpus a long tail of distinct words.
+  static const std::vector<std::string> syllables = {
+      "ka", "ro", "ni", "šo", "će", "la", "mer", "tos", "ban", "ži", "que", "ll", "ñi", "str",
+      "ing", "ed", "po", "du", "vač", "ción", "ter", "ab", "ot", "us", "en", "đe", "ja", "ho"};
+  Rng rng(seed);
+  auto made_up = [&] {
+    std::string w;
+    for (int k = (int)rng.range(1, 4); k > 0; --k) w += rng.pick(syllables);
+    return w;
+  };
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    std::string s = rng.pick(verbs) + " " + std::to_string(rng.range(1, 250)) + " " +
+                    (rng.bernoulli(0.5) ? rng.pick(products) : made_up() + " " + made_up()) +
+                    rng.pick(tails);
+    if (rng.bernoulli(0.3))
+      s += "\n{\"action\": \"" + std::string(rng.bernoulli(0.5) ? "add" : "remove") +
+           "\", \"product\": \"" + rng.pick(products) + "\", \"quantity\": " +
+           std::to_string(rng.range(1, 99)) + "}";
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// The training view of a word: merges applied one after another in rank order, each replacing
+// every occurrence left to right. Independent of the tokenizer's merge code.
+std::vector<std::string> naive_bpe(const std::string& word_bytes,
+                                   const std::vector<std::pair<std::string, std::string>>& merges) {
+  std::vector<std::string> sym;
+  for (unsigned char c : word_bytes) sym.push_back(bytes_to_unicode(std::string(1, (char)c)));
+  for (const auto& [a, b] : merges) {
+    std::vector<std::string> next;
+    for (size_t i = 0; i < sym.size(); ++i) {
+      if (i + 1 < sym.size() && sym[i] == a && sym[i + 1] == b) {
+        next.push_back(a + b);
+        ++i;
+      } else {
+        next.push_back(sym[i]);
+      }
+    }
+    sym.swap(next);
+  }
+  return sym;
+}
+
+TEST(BpeTrain, LearnsTheRequestedVocabularyDeterministically) {
+  std::vector<std::string> texts = corpus(3000, 1);
+  BpeTrainOptions opt;
+  opt.vocab_size = 700;
+  auto t = train_bpe(texts, opt);
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_EQ(t->size(), 700);
+  EXPECT_EQ(t->tokens[0], "!");  // byte tokens in alphabet order, as GPT-2
+  EXPECT_GE(t->merges.size(), 700u - 256 - 3);  // more only when two merges spell the same token
+  EXPECT_EQ(t->tokens[t->bos_id], "<|begin_of_text|>");
+  EXPECT_EQ(t->tokens[t->eos_id], "<|end_of_text|>");
+  EXPECT_EQ(t->tokens[t->pad_id], "<|pad|>");
+  EXPECT_EQ(t->types[t->bos_id], TokenType::Control);
+  EXPECT_TRUE(t->is_eog(t->eos_id));
+  EXPECT_TRUE(t->add_bos);
+  EXPECT_EQ(t->pre, "llama-bpe");
+  auto again = train_bpe(texts, opt);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->tokens, t->tokens);
+  EXPECT_EQ(again->merges, t->merges);
+  // The corpus compresses: far fewer tokens than bytes.
+  size_t bytes = 0, tokens = 0;
+  for (const std::string& s : texts) {
+    bytes += s.size();
+    tokens += encode(*t, s, false, false).size();
+  }
+  EXPECT_LT(tokens * 2, bytes) << tokens << " tokens for " << bytes << " bytes";
+}
+
+TEST(BpeTrain, EncodingMatchesMergesAppliedInRankOrder) {
+  std::vector<std::string> texts = corpus(2000, 2);
+  for (const char* pre : {"llama-bpe", "gpt-2"}) {
+    BpeTrainOptions opt;
+    opt.vocab_size = 600;
+    opt.pre = pre;
+    auto trained = train_bpe(texts, opt);
+    ASSERT_TRUE(trained.ok()) << trained.message();
+    // Compare the plain BPE path (ignore_merges off) on every distinct training word.
+    Tokenizer t = *trained;
+    t.ignore_merges = false;
+    ASSERT_TRUE(finalize_tokenizer(t, "test").ok());
+    std::set<std::string> words;
+    for (const std::string& s : texts)
+      for (const std::string& w : pre_tokenize(t, s)) words.insert(w);
+    ASSERT_GT(words.size(), 100u);
+    for (const std::string& w : words) {
+      std::vector<std::string> expect = naive_bpe(w, t.merges);
+      std::vector<std::string> got;
+      for (int32_t id : encode(t, w, false, false)) got.push_back(t.tokens[id]);
+      ASSERT_EQ(got, expect) << pre << " word \"" << w << "\"";
+      // With ignore_merges (what llama.cpp does for llama-bpe), training words still agree.
+      std::vector<int32_t> a = encode(*trained, w, false, false), b = encode(t, w, false, false);
+      EXPECT_EQ(a, b) << pre << " word \"" << w << "\"";
+    }
+  }
+}
+
+TEST(BpeTrain, RoundTripsAndSavesLoadably) {
+  std::vector<std::string> texts = corpus(1500, 3);
+  BpeTrainOptions opt;
+  opt.vocab_size = 500;
+  auto t = train_bpe(texts, opt);
+  ASSERT_TRUE(t.ok()) << t.message();
+  Rng rng(9);
+  for (int i = 0; i < 200; ++i) {
+    std::string s;
+    size_t n = rng.uniform(80);
+    for (size_t k = 0; k < n; ++k) s.push_back((char)rng.uniform(256));
+    ASSERT_EQ(decode(*t, encode(*t, s, false, false)), s);
+  }
+  for (const std::string& s : texts) ASSERT_EQ(decode(*t, encode(*t, s, true, true)), "<|begin_of_text|>" + s);
+  // Specials written in the text are recognized when asked.
+  std::vector<int32_t> ids = encode(*t, "Dodaj 2<|end_of_text|>", false, true);
+  EXPECT_EQ(ids.back(), t->eos_id);
+  auto dir = (std::filesystem::temp_directory_path() / ("cartlm_bpe_train_" + std::to_string(::getpid()))).string();
+  ASSERT_TRUE(save_tokenizer(dir, *t).ok());
+  auto back = load_tokenizer(dir);
+  ASSERT_TRUE(back.ok()) << back.message();
+  EXPECT_EQ(back->tokens, t->tokens);
+  EXPECT_EQ(back->types, t->types);
+  EXPECT_EQ(back->merges, t->merges);
+  EXPECT_EQ(back->pre_regexes, t->pre_regexes);
+  EXPECT_EQ(back->ignore_merges, t->ignore_merges);
+  EXPECT_EQ(back->bos_id, t->bos_id);
+  EXPECT_EQ(back->eos_id, t->eos_id);
+  EXPECT_EQ(back->pad_id, t->pad_id);
+  EXPECT_EQ(back->add_bos, t->add_bos);
+  for (const std::string& s : texts) ASSERT_EQ(encode(*back, s, true, true), encode(*t, s, true, true));
+}
+
+TEST(BpeTrain, SpecialsFirstOnlyMovesIds) {
+  std::vector<std::string> texts = corpus(1000, 5);
+  BpeTrainOptions opt;
+  opt.vocab_size = 400;
+  auto last = train_bpe(texts, opt);
+  opt.specials_first = true;
+  opt.special_tokens = {"<|pad|>", "<|begin_of_text|>", "<|end_of_text|>"};
+  auto first = train_bpe(texts, opt);
+  ASSERT_TRUE(last.ok() && first.ok());
+  EXPECT_EQ(first->pad_id, 0);
+  EXPECT_EQ(first->bos_id, 1);
+  EXPECT_EQ(first->eos_id, 2);
+  EXPECT_EQ(first->tokens[3], "!");
+  EXPECT_EQ(first->merges, last->merges);
+  EXPECT_EQ(first->size(), last->size());
+  for (const std::string& s : texts) {
+    std::vector<int32_t> a = encode(*first, s, true, true), b = encode(*last, s, true, true);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(first->tokens[a[i]], last->tokens[b[i]]);
+  }
+}
+
+TEST(BpeTrain, RejectsImpossibleSettings) {
+  std::vector<std::string> texts = {"abc"};
+  BpeTrainOptions opt;
+  opt.vocab_size = 200;
+  auto t = train_bpe(texts, opt);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.message().find("cannot hold"), std::string::npos) << t.message();
+  opt.vocab_size = 300;
+  opt.bos_token = "<s>";
+  EXPECT_NE(train_bpe(texts, opt).message().find("\"<s>\" is not among the special tokens"), std::string::npos);
+  opt.bos_token = "<|begin_of_text|>";
+  opt.pre = "nope";
+  EXPECT_NE(train_bpe(texts, opt).message().find("unknown pre-tokenizer"), std::string::npos);
+  // A tiny corpus simply runs out of pairs: fewer tokens than asked, still valid.
+  opt.pre = "llama-bpe";
+  auto small = train_bpe(texts, opt);
+  ASSERT_TRUE(small.ok()) << small.message();
+  EXPECT_LT(small->size(), 300);
+}
+
+TEST(BpeTrain, TrainsAFewMegabytesQuickly) {
+  std::vector<std::string> texts = corpus(60000, 4);  // ~3 MB
+  size_t bytes = 0;
+  for (const std::string& s : texts) bytes += s.size();
+  BpeTrainOptions opt;
+  opt.vocab_size = 4096;
+  opt.min_frequency = 1;
+  auto t0 = std::chrono::steady_clock::now();
+  auto t = train_bpe(texts, opt);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_LE(t->size(), 4096);
+  std::printf("[ train    ] %.1f MB -> %d tokens in %.2f s\n", bytes / 1e6, t->size(), s);
+}
+
+}  // namespace
+}  // namespace cartlm
