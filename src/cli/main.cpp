@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <string>
 
 #include "cli/cli.h"
 
@@ -35,8 +36,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    if (argc == 1) {  // plain `cartlm`: show what it can do
-      std::fputs(app.help().c_str(), stdout);
+    // `cartlm` or `cartlm data` alone: show what can follow instead of a bare complaint.
+    // (help() descends into the subcommands that were given.)
+    if (argc == 1 || std::string(e.what()).find("subcommand is required") != std::string::npos) {
+      std::fputs(app.help().c_str(), stderr);
       return 2;
     }
     std::fprintf(stderr, "cartlm: error: %s (see 'cartlm --help' or 'cartlm <verb> --help')\n",
