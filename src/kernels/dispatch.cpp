@@ -1,0 +1,319 @@
+// The dispatch table: one KernelTable per ISA, built once, and the active one chosen from CPU
+// feature detection. Also the public wrappers that split work over a ThreadPool.
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/check.h"
+#include "core/thread_pool.h"
+#include "kernels/isa.h"
+#include "kernels/kernels.h"
+
+namespace cartlm {
+
+namespace {
+
+KernelTable make_scalar_table() {
+  KernelTable k;
+  k.isa = "scalar";
+  k.matmul_f32 = {matmul_f32_ref, "matmul_f32_ref"};
+  k.matmul_f16 = {matmul_f16_ref, "matmul_f16_ref"};
+  k.matmul_bf16 = {matmul_bf16_ref, "matmul_bf16_ref"};
+  k.dot_f32 = {dot_f32_ref, "dot_f32_ref"};
+  k.dot_f16 = {dot_f16_ref, "dot_f16_ref"};
+  k.dot_bf16 = {dot_bf16_ref, "dot_bf16_ref"};
+  k.axpy_f32 = {axpy_f32_ref, "axpy_f32_ref"};
+  k.axpy_f16 = {axpy_f16_ref, "axpy_f16_ref"};
+  k.scale = {scale_ref, "scale_ref"};
+  k.f16_to_f32 = {f16_to_f32_ref, "f16_to_f32_ref"};
+  k.bf16_to_f32 = {bf16_to_f32_ref, "bf16_to_f32_ref"};
+  k.f32_to_f16 = {f32_to_f16_ref, "f32_to_f16_ref"};
+  k.f32_to_bf16 = {f32_to_bf16_ref, "f32_to_bf16_ref"};
+  k.rmsnorm = {rmsnorm_ref, "rmsnorm_ref"};
+  k.softmax = {softmax_ref, "softmax_ref"};
+  k.exp_sum = {exp_sum_ref, "exp_sum_ref"};
+  k.silu = {silu_ref, "silu_ref"};
+  k.swiglu = {swiglu_ref, "swiglu_ref"};
+  k.add = {add_ref, "add_ref"};
+  k.mul = {mul_ref, "mul_ref"};
+  return k;
+}
+
+bool cpu_has_avx2() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_avx512() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  // libgcc's detection also checks that the OS saves the zmm state (XCR0).
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
+const KernelTable* avx2_table() {
+#if defined(__x86_64__)
+  static const KernelTable t = [] {
+    KernelTable k = make_scalar_table();
+    k.isa = "avx2";
+    fill_kernels_avx2(&k);
+    return k;
+  }();
+  return cpu_has_avx2() ? &t : nullptr;
+#else
+  return nullptr;
+#endif
+}
+
+const KernelTable* avx512_table() {
+#if defined(__x86_64__)
+  static const KernelTable t = [] {
+    // Start from AVX2 so that a slot without an AVX-512 version gets the next best one.
+    KernelTable k = make_scalar_table();
+    fill_kernels_avx2(&k);
+    k.isa = "avx512";
+    fill_kernels_avx512(&k);
+    return k;
+  }();
+  return cpu_has_avx512() ? &t : nullptr;
+#else
+  return nullptr;
+#endif
+}
+
+const KernelTable* table_by_name(std::string_view name) {
+  if (name == "scalar") return &scalar_kernels();
+  if (name == "avx2") return avx2_table();
+  if (name == "avx512") return avx512_table();
+  return nullptr;
+}
+
+const KernelTable* best_table() {
+  if (const KernelTable* t = avx512_table()) return t;
+  if (const KernelTable* t = avx2_table()) return t;
+  return &scalar_kernels();
+}
+
+std::atomic<const KernelTable*>& active_slot() {
+  static std::atomic<const KernelTable*> slot{[] {
+    const KernelTable* t = best_table();
+    if (const char* env = std::getenv("CARTLM_ISA"); env && *env && std::strcmp(env, "auto") != 0) {
+      if (const KernelTable* forced = table_by_name(env))
+        t = forced;
+      else
+        std::fprintf(stderr, "cartlm: warning: CARTLM_ISA=%s is unknown or unsupported here; using %s\n",
+                     env, t->isa);
+    }
+    return t;
+  }()};
+  return slot;
+}
+
+void run_rows(ThreadPool* pool, size_t n, size_t align,
+              void (*fn)(void* ctx, size_t b, size_t e), void* ctx) {
+  if (pool && pool->size() > 1)
+    pool->parallel_for(n, align, [&](size_t b, size_t e) { fn(ctx, b, e); });
+  else if (n > 0)
+    fn(ctx, 0, n);
+}
+
+}  // namespace
+
+const KernelTable& scalar_kernels() {
+  static const KernelTable t = make_scalar_table();
+  return t;
+}
+
+const KernelTable& kernels() { return *active_slot().load(std::memory_order_acquire); }
+
+std::vector<const KernelTable*> supported_kernel_tables() {
+  std::vector<const KernelTable*> v{&scalar_kernels()};
+  if (const KernelTable* t = avx2_table()) v.push_back(t);
+  if (const KernelTable* t = avx512_table()) v.push_back(t);
+  return v;
+}
+
+Status select_kernels(std::string_view isa) {
+  const KernelTable* t = isa == "auto" ? best_table() : table_by_name(isa);
+  if (!t) {
+    if (isa != "scalar" && isa != "avx2" && isa != "avx512")
+      return error("unknown ISA '" + std::string(isa) + "'; hint: use auto, scalar, avx2 or avx512");
+    return error("this CPU does not support " + std::string(isa) + "; hint: use auto");
+  }
+  active_slot().store(t, std::memory_order_release);
+  return Status();
+}
+
+std::vector<std::pair<std::string, std::string>> kernel_slots(const KernelTable& k) {
+  std::vector<std::pair<std::string, std::string>> v;
+  auto add_slot = [&](const char* slot, const void* fn, const char* impl) {
+    v.emplace_back(slot, fn && impl ? impl : "");
+  };
+#define CARTLM_SLOT(name) add_slot(#name, (const void*)k.name.fn, k.name.impl)
+  CARTLM_SLOT(matmul_f32);
+  CARTLM_SLOT(matmul_f16);
+  CARTLM_SLOT(matmul_bf16);
+  CARTLM_SLOT(dot_f32);
+  CARTLM_SLOT(dot_f16);
+  CARTLM_SLOT(dot_bf16);
+  CARTLM_SLOT(axpy_f32);
+  CARTLM_SLOT(axpy_f16);
+  CARTLM_SLOT(scale);
+  CARTLM_SLOT(f16_to_f32);
+  CARTLM_SLOT(bf16_to_f32);
+  CARTLM_SLOT(f32_to_f16);
+  CARTLM_SLOT(f32_to_bf16);
+  CARTLM_SLOT(rmsnorm);
+  CARTLM_SLOT(softmax);
+  CARTLM_SLOT(exp_sum);
+  CARTLM_SLOT(silu);
+  CARTLM_SLOT(swiglu);
+  CARTLM_SLOT(add);
+  CARTLM_SLOT(mul);
+#undef CARTLM_SLOT
+  return v;
+}
+
+std::string describe_kernels(const KernelTable& k) {
+  std::string s = std::string("isa=") + k.isa;
+  for (const auto& [slot, impl] : kernel_slots(k)) s += " " + slot + "=" + (impl.empty() ? "none" : impl);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+bool matmul_supports(DType wtype) {
+  return wtype == DType::F32 || wtype == DType::F16 || wtype == DType::BF16;
+}
+
+void matmul_strided(const KernelTable& k, const float* x, size_t ldx, size_t T, size_t in,
+                    DType wtype, const void* w, size_t out, const float* bias, float* y,
+                    size_t ldy, ThreadPool* pool) {
+  CARTLM_CHECK(matmul_supports(wtype));
+  MatmulFn fn = wtype == DType::F32   ? k.matmul_f32.fn
+                : wtype == DType::F16 ? k.matmul_f16.fn
+                                      : k.matmul_bf16.fn;
+  if (T == 0 || out == 0) return;
+  struct Ctx {
+    MatmulFn fn;
+    const float* x;
+    size_t ldx, T;
+    const void* w;
+    size_t in;
+    const float* bias;
+    float* y;
+    size_t ldy;
+  } ctx{fn, x, ldx, T, w, in, bias, y, ldy};
+  // Row chunks are multiples of 16 so every thread runs whole register tiles.
+  run_rows(pool, out, 16, [](void* c, size_t b, size_t e) {
+    const Ctx& m = *static_cast<const Ctx*>(c);
+    m.fn(m.x, m.ldx, m.T, m.w, m.in, b, e, m.bias, m.y, m.ldy);
+  }, &ctx);
+}
+
+void matmul(const KernelTable& k, const float* x, size_t T, size_t in, DType wtype, const void* w,
+            size_t out, const float* bias, float* y, ThreadPool* pool) {
+  matmul_strided(k, x, in, T, in, wtype, w, out, bias, y, out, pool);
+}
+
+void matmul(const float* x, size_t T, size_t in, DType wtype, const void* w, size_t out,
+            const float* bias, float* y, ThreadPool* pool) {
+  matmul_strided(kernels(), x, in, T, in, wtype, w, out, bias, y, out, pool);
+}
+
+void matmul_backward_x(const float* dy, size_t T, size_t out, DType wtype, const void* w, size_t in,
+                       float* dx, bool accumulate, ThreadPool* pool) {
+  CARTLM_CHECK(matmul_supports(wtype));
+  const KernelTable& k = kernels();
+  // Columns of dx are split across threads in blocks of kCols; for each weight row the block is
+  // converted to f32 once and applied to every token, so W is read once per call.
+  constexpr size_t kCols = 256;
+  auto body = [&](size_t c0, size_t c1) {
+    float wbuf[kCols];
+    for (size_t cb = c0; cb < c1; cb += kCols) {
+      const size_t len = c1 - cb < kCols ? c1 - cb : kCols;
+      if (!accumulate)
+        for (size_t t = 0; t < T; ++t)
+          for (size_t i = 0; i < len; ++i) dx[t * in + cb + i] = 0.0f;
+      for (size_t o = 0; o < out; ++o) {
+        const float* wr;
+        if (wtype == DType::F32) {
+          wr = static_cast<const float*>(w) + o * in + cb;
+        } else {
+          const uint16_t* src = static_cast<const uint16_t*>(w) + o * in + cb;
+          (wtype == DType::F16 ? k.f16_to_f32.fn : k.bf16_to_f32.fn)(src, wbuf, len);
+          wr = wbuf;
+        }
+        for (size_t t = 0; t < T; ++t) k.axpy_f32.fn(dy[t * out + o], wr, dx + t * in + cb, len);
+      }
+    }
+  };
+  if (pool && pool->size() > 1)
+    pool->parallel_for(in, 64, body);
+  else if (in > 0)
+    body(0, in);
+}
+
+void matmul_backward_w(const float* dy, size_t T, size_t out, const float* x, size_t in, float* dw,
+                       bool accumulate, ThreadPool* pool) {
+  const KernelTable& k = kernels();
+  auto body = [&](size_t o0, size_t o1) {
+    for (size_t o = o0; o < o1; ++o) {
+      float* row = dw + o * in;
+      if (!accumulate)
+        for (size_t i = 0; i < in; ++i) row[i] = 0.0f;
+      for (size_t t = 0; t < T; ++t) k.axpy_f32.fn(dy[t * out + o], x + t * in, row, in);
+    }
+  };
+  if (pool && pool->size() > 1)
+    pool->parallel_for(out, body);
+  else if (out > 0)
+    body(0, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void rmsnorm(const float* x, const float* w, float eps, size_t n, float* y) {
+  kernels().rmsnorm.fn(x, w, eps, n, y);
+}
+void softmax(float* x, size_t n) { kernels().softmax.fn(x, n); }
+void silu(const float* x, float* y, size_t n) { kernels().silu.fn(x, y, n); }
+void swiglu(const float* gate, const float* up, float* y, size_t n) {
+  kernels().swiglu.fn(gate, up, y, n);
+}
+void add(const float* a, const float* b, float* y, size_t n) { kernels().add.fn(a, b, y, n); }
+void mul(const float* a, const float* b, float* y, size_t n) { kernels().mul.fn(a, b, y, n); }
+void scale(float* x, float s, size_t n) { kernels().scale.fn(x, s, n); }
+void axpy(float a, const float* x, float* y, size_t n) { kernels().axpy_f32.fn(a, x, y, n); }
+float dot(const float* a, const float* b, size_t n) { return kernels().dot_f32.fn(a, b, n); }
+void f16_to_f32(const uint16_t* src, float* dst, size_t n) { kernels().f16_to_f32.fn(src, dst, n); }
+void f32_to_f16(const float* src, uint16_t* dst, size_t n) { kernels().f32_to_f16.fn(src, dst, n); }
+void bf16_to_f32(const uint16_t* src, float* dst, size_t n) {
+  kernels().bf16_to_f32.fn(src, dst, n);
+}
+void f32_to_bf16(const float* src, uint16_t* dst, size_t n) {
+  kernels().f32_to_bf16.fn(src, dst, n);
+}
+
+void convert_to_f32(DType src_type, const void* src, float* dst, size_t n) {
+  CARTLM_CHECK(matmul_supports(src_type));
+  if (src_type == DType::F32)
+    std::memcpy(dst, src, n * sizeof(float));
+  else if (src_type == DType::F16)
+    f16_to_f32(static_cast<const uint16_t*>(src), dst, n);
+  else
+    bf16_to_f32(static_cast<const uint16_t*>(src), dst, n);
+}
+
+}  // namespace cartlm

@@ -1,0 +1,16 @@
+// Internal: the entry points of the ISA translation units (src/kernels/avx2/, src/kernels/avx512/).
+// Each overwrites the slots its ISA implements; the others keep the scalar entries they were
+// copied from. Only called after CPU detection confirmed the ISA.
+//
+// ISA files are compiled with -mavx2/-mavx512*: they must keep every function they define in an
+// anonymous namespace (except these entry points) and avoid instantiating std templates, so that
+// the linker can never pick an AVX-512 copy of a shared inline function for baseline code.
+#pragma once
+#include "kernels/kernels.h"
+
+namespace cartlm {
+
+void fill_kernels_avx2(KernelTable* k);
+void fill_kernels_avx512(KernelTable* k);
+
+}  // namespace cartlm
