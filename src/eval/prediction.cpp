@@ -76,19 +76,7 @@ Result<std::vector<Prediction>> read_predictions(const std::string& path) {
 }
 
 Status write_predictions(const std::string& path, const std::vector<Prediction>& preds) {
-  AtomicFile f;
-  CARTLM_RETURN_IF_ERROR(f.open(path));
-  std::string buf;
-  for (const Prediction& p : preds) {
-    buf += prediction_to_json_line(p);
-    buf += '\n';
-    if (buf.size() > (1 << 20)) {
-      CARTLM_RETURN_IF_ERROR(f.write(buf));
-      buf.clear();
-    }
-  }
-  CARTLM_RETURN_IF_ERROR(f.write(buf));
-  return f.commit();
+  return write_lines_atomic(path, preds.size(), [&](size_t i) { return prediction_to_json_line(preds[i]); });
 }
 
 Result<std::vector<Example>> read_gold(const std::string& path) {

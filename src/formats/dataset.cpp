@@ -75,19 +75,7 @@ Result<std::vector<Example>> read_dataset(const std::string& path) {
 }
 
 Status write_dataset(const std::string& path, const std::vector<Example>& examples) {
-  AtomicFile f;
-  CARTLM_RETURN_IF_ERROR(f.open(path));
-  std::string buf;
-  for (const Example& ex : examples) {
-    buf += example_to_json_line(ex);
-    buf += '\n';
-    if (buf.size() > (1 << 20)) {
-      CARTLM_RETURN_IF_ERROR(f.write(buf));
-      buf.clear();
-    }
-  }
-  CARTLM_RETURN_IF_ERROR(f.write(buf));
-  return f.commit();
+  return write_lines_atomic(path, examples.size(), [&](size_t i) { return example_to_json_line(examples[i]); });
 }
 
 }  // namespace cartlm

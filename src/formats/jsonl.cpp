@@ -40,6 +40,23 @@ std::string dump_json_line(const json& value) {
   return value.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
 }
 
+Status write_lines_atomic(const std::string& path, size_t count,
+                          const std::function<std::string(size_t)>& line) {
+  AtomicFile f;
+  CARTLM_RETURN_IF_ERROR(f.open(path));
+  std::string buf;
+  for (size_t i = 0; i < count; ++i) {
+    buf += line(i);
+    buf += '\n';
+    if (buf.size() > (1 << 20)) {
+      CARTLM_RETURN_IF_ERROR(f.write(buf));
+      buf.clear();
+    }
+  }
+  CARTLM_RETURN_IF_ERROR(f.write(buf));
+  return f.commit();
+}
+
 Status JsonlWriter::write(const json& value) {
   std::string line = dump_json_line(value);
   line += '\n';

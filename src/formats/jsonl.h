@@ -29,6 +29,10 @@ class JsonlWriter {
   AtomicFile file_;
 };
 
+// Writes `count` lines, line(i) + '\n' each, to `path` atomically, in ~1 MiB chunks.
+Status write_lines_atomic(const std::string& path, size_t count,
+                          const std::function<std::string(size_t)>& line);
+
 // Compact one-line dump that keeps non-ASCII UTF-8 readable and replaces invalid bytes.
 std::string dump_json_line(const json& value);
 

@@ -6,17 +6,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/cli_test_util.h"
 #include "core/file_io.h"
 #include "core/strings.h"
 #include "formats/dataset.h"
 
 namespace cartlm {
 namespace {
-
-struct RunResult {
-  int code = -1;
-  std::string out, err;
-};
 
 size_t count_lines(const std::string& path) {
   auto text = read_file(path);
@@ -26,39 +22,7 @@ size_t count_lines(const std::string& path) {
   return n;
 }
 
-class DataGenerateCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/cartlm_generate_cli_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(path(name), std::ios::binary) << text;
-  }
-  RunResult run(const std::string& args) const {
-    std::string cmd = std::string("'") + CARTLM_BIN + "' " + args + " >'" + path("stdout") +
-                      "' 2>'" + path("stderr") + "'";
-    int status = std::system(cmd.c_str());
-    RunResult r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_file(path("stdout")).value();
-    r.err = read_file(path("stderr")).value();
-    return r;
-  }
-  // A failed run prints exactly one line, "cartlm: error: ...", on stderr.
-  static void expect_one_error_line(const RunResult& r, const std::string& needle) {
-    EXPECT_NE(r.code, 0);
-    EXPECT_TRUE(starts_with(r.err, "cartlm: error: ")) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  }
-
-  std::string dir_;
-};
+class DataGenerateCli : public CliTest {};
 
 TEST_F(DataGenerateCli, DefaultRunWritesTheStudySplits) {
   RunResult r = run("data generate --out '" + path("d") + "'");

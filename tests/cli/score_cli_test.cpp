@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/cli_test_util.h"
 #include "core/file_io.h"
 #include "core/strings.h"
 #include "formats/jsonl.h"
@@ -15,17 +16,10 @@
 namespace cartlm {
 namespace {
 
-struct RunResult {
-  int code = -1;
-  std::string out, err;
-};
-
-class ScoreCli : public ::testing::Test {
+class ScoreCli : public CliTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/cartlm_score_cli_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    CliTest::SetUp();
     write("gold.jsonl",
           "{\"id\": \"a\", \"lang\": \"en\", \"text\": \"Can you delet 12 lip balms for me?\", "
           "\"label\": {\"action\": \"remove\", \"product\": \"Lip Balm\", \"quantity\": 12}}\n"
@@ -42,28 +36,11 @@ class ScoreCli : public ::testing::Test {
               "{\"id\": \"c\", \"output\": \"{\\\"action\\\": \\\"add\\\", \\\"product\\\": "
               "\\\"Soap\\\", \\\"quantity\\\": 3}\", \"parsed\": null, \"latency_ms\": 4.5}\n");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   static std::string line(const std::string& id, const std::string& output) {
     return dump_json_line(json{{"id", id}, {"output", output}, {"parsed", nullptr}}) + "\n";
   }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(path(name), std::ios::binary) << text;
-  }
-  RunResult run(const std::string& args) const {
-    std::string cmd = std::string("'") + CARTLM_BIN + "' " + args + " >'" + path("stdout") +
-                      "' 2>'" + path("stderr") + "'";
-    int status = std::system(cmd.c_str());
-    RunResult r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_file(path("stdout")).value();
-    r.err = read_file(path("stderr")).value();
-    return r;
-  }
   std::string files() const { return "--gold '" + path("gold.jsonl") + "' --pred '" + path("pred.jsonl") + "'"; }
-
-  std::string dir_;
 };
 
 TEST_F(ScoreCli, TextReport) {
