@@ -13,6 +13,8 @@ void register_data_metaprompt(CLI::App& data, int& exit_code);
 void register_score(CLI::App& root, int& exit_code);
 void register_inspect(CLI::App& root, int& exit_code);
 void register_tokenizer(CLI::App& root, int& exit_code);
+void register_init(CLI::App& root, int& exit_code);
+void register_generate(CLI::App& root, int& exit_code);
 
 // Prints "cartlm: error: <message>" on one line and returns 1 (the exit code for bad input).
 int fail(const Status& status);

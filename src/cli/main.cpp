@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   register_score(app, exit_code);
   register_inspect(app, exit_code);
   register_tokenizer(app, exit_code);
+  register_init(app, exit_code);
+  register_generate(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
