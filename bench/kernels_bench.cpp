@@ -260,6 +260,46 @@ BENCHMARK(BM_Attention)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
+// Training backward helpers on the active table (dx = dy·W for F32/F16/BF16 weights, dW += dy^T·x).
+void BM_MatmulBackwardX(benchmark::State& state) {
+  const DType wt = dtype_arg(state.range(0));
+  const size_t T = (size_t)state.range(1), out = (size_t)state.range(2), in = (size_t)state.range(3);
+  Aligned w(dtype_row_bytes(wt, in) * out);
+  fill_weights(wt, w.p, in * out, 2);
+  std::vector<float> dy(T * out, 0.01f), dx(T * in);
+  for (auto _ : state) {
+    matmul_backward_x(dy.data(), T, out, wt, w.p, in, dx.data(), false, &pool());
+    benchmark::DoNotOptimize(dx.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * (double)T * in * out * (double)state.iterations(),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.SetLabel(std::string(kernels().isa) + " " + dtype_name(wt));
+}
+BENCHMARK(BM_MatmulBackwardX)
+    ->ArgsProduct({{0, 1, 2}, {512}, {768}, {256}})
+    ->ArgsProduct({{0, 1, 2}, {64}, {2048}, {2048}})
+    ->ArgNames({"dtype", "T", "out", "in"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_MatmulBackwardW(benchmark::State& state) {
+  const size_t T = (size_t)state.range(0), out = (size_t)state.range(1), in = (size_t)state.range(2);
+  std::vector<float> dy(T * out, 0.01f), x(T * in, 0.02f), dw(out * in);
+  for (auto _ : state) {
+    matmul_backward_w(dy.data(), T, out, x.data(), in, dw.data(), false, &pool());
+    benchmark::DoNotOptimize(dw.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * (double)T * in * out * (double)state.iterations(),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.SetLabel(kernels().isa);
+}
+BENCHMARK(BM_MatmulBackwardW)
+    ->Args({512, 768, 256})
+    ->Args({64, 2048, 2048})
+    ->ArgNames({"T", "out", "in"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 // Per-call overhead of the pool (what every parallel kernel pays per call).
 void BM_PoolOverhead(benchmark::State& state) {
   std::atomic<int> sink{0};

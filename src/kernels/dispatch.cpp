@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "core/check.h"
 #include "core/thread_pool.h"
@@ -37,6 +38,7 @@ KernelTable make_scalar_table() {
   k.swiglu = {swiglu_ref, "swiglu_ref"};
   k.add = {add_ref, "add_ref"};
   k.mul = {mul_ref, "mul_ref"};
+  k.matmul_bwd_f32 = {matmul_bwd_f32_ref, "matmul_bwd_f32_ref"};
   return k;
 }
 
@@ -164,6 +166,7 @@ std::vector<std::pair<std::string, std::string>> kernel_slots(const KernelTable&
   CARTLM_SLOT(matmul_f32);
   CARTLM_SLOT(matmul_f16);
   CARTLM_SLOT(matmul_bf16);
+  CARTLM_SLOT(matmul_bwd_f32);
   CARTLM_SLOT(dot_f32);
   CARTLM_SLOT(dot_f16);
   CARTLM_SLOT(dot_bf16);
@@ -232,54 +235,92 @@ void matmul(const float* x, size_t T, size_t in, DType wtype, const void* w, siz
   matmul_strided(kernels(), x, in, T, in, wtype, w, out, bias, y, out, pool);
 }
 
+// Both backward helpers cut the work into independent tiles (token block x column chunk for dx,
+// weight-row block x column chunk for dW) run by the table's matmul_bwd kernel, which keeps a few
+// output rows x one vector of columns in registers across the whole reduction. Each output element
+// is summed in one fixed order (o ascending for dx, t ascending for dW, the order of one axpy per
+// term) whatever the tiling or thread split, so results do not depend on the thread count.
+namespace {
+constexpr size_t kBwdCols = 256;  // column chunk: the B strip a tile streams stays in L1/L2
+constexpr size_t kBwdRows = 64;   // output rows per tile (tokens for dx, weight rows for dW)
+
+size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Runs fn(unit) for unit in [0, n) split over the pool (contiguous chunks; the order inside a unit
+// is fixed, so the split never changes a result).
+template <class F>
+void run_units(ThreadPool* pool, size_t n, F&& fn) {
+  auto body = [&](size_t b, size_t e) {
+    for (size_t u = b; u < e; ++u) fn(u);
+  };
+  if (pool && pool->size() > 1)
+    pool->parallel_for(n, body);
+  else if (n > 0)
+    body(0, n);
+}
+
+// d[j, 0:len] += sum over k of a[j*sj + k*sk] * B[k, c0:c0+len]. B rows (dtype bt, ldb elements
+// apart) are copied as f32 in blocks of kBwdK rows into a buffer whose row pitch is not a multiple
+// of 4 KiB: big power-of-two strides (in = 2048) otherwise map every row of the strip the kernel
+// streams onto the same cache sets. The conversion is exact and k stays ascending, so blocking
+// does not change any result.
+constexpr size_t kBwdK = 64;
+constexpr size_t kPackLd = kBwdCols + 16;
+void bwd_tile(const KernelTable& k, DType bt, const float* a, size_t sj, size_t sk, size_t nj,
+              size_t K, const void* b, size_t ldb, size_t c0, size_t len, float* d, size_t ldd) {
+  std::vector<float> pack(kBwdK * kPackLd), apack(sk == 1 ? 0 : nj * kBwdK);
+  for (size_t kb = 0; kb < K; kb += kBwdK) {
+    const size_t kn = K - kb < kBwdK ? K - kb : kBwdK;
+    for (size_t r = 0; r < kn; ++r) {
+      const size_t off = (kb + r) * ldb + c0;
+      if (bt == DType::F32)
+        std::memcpy(pack.data() + r * kPackLd, static_cast<const float*>(b) + off, len * sizeof(float));
+      else
+        (bt == DType::F16 ? k.f16_to_f32.fn : k.bf16_to_f32.fn)(
+            static_cast<const uint16_t*>(b) + off, pack.data() + r * kPackLd, len);
+    }
+    if (sk == 1) {
+      k.matmul_bwd_f32.fn(a + kb, sj, 1, nj, kn, pack.data(), kPackLd, 0, len, d, ldd);
+    } else {
+      // a strided along k (dy columns for dW): gather the block row-major so the kernel reads
+      // each row's coefficients sequentially instead of one cache line per k.
+      for (size_t j = 0; j < nj; ++j)
+        for (size_t r = 0; r < kn; ++r) apack[j * kBwdK + r] = a[j * sj + (kb + r) * sk];
+      k.matmul_bwd_f32.fn(apack.data(), kBwdK, 1, nj, kn, pack.data(), kPackLd, 0, len, d, ldd);
+    }
+  }
+}
+}  // namespace
+
 void matmul_backward_x(const float* dy, size_t T, size_t out, DType wtype, const void* w, size_t in,
                        float* dx, bool accumulate, ThreadPool* pool) {
   CARTLM_CHECK(matmul_supports(wtype));
+  if (T == 0 || in == 0) return;
   const KernelTable& k = kernels();
-  // Columns of dx are split across threads in blocks of kCols; for each weight row the block is
-  // converted to f32 once and applied to every token, so W is read once per call.
-  constexpr size_t kCols = 256;
-  auto body = [&](size_t c0, size_t c1) {
-    float wbuf[kCols];
-    for (size_t cb = c0; cb < c1; cb += kCols) {
-      const size_t len = c1 - cb < kCols ? c1 - cb : kCols;
-      if (!accumulate)
-        for (size_t t = 0; t < T; ++t)
-          for (size_t i = 0; i < len; ++i) dx[t * in + cb + i] = 0.0f;
-      for (size_t o = 0; o < out; ++o) {
-        const float* wr;
-        if (wtype == DType::F32) {
-          wr = static_cast<const float*>(w) + o * in + cb;
-        } else {
-          const uint16_t* src = static_cast<const uint16_t*>(w) + o * in + cb;
-          (wtype == DType::F16 ? k.f16_to_f32.fn : k.bf16_to_f32.fn)(src, wbuf, len);
-          wr = wbuf;
-        }
-        for (size_t t = 0; t < T; ++t) k.axpy_f32.fn(dy[t * out + o], wr, dx + t * in + cb, len);
-      }
-    }
-  };
-  if (pool && pool->size() > 1)
-    pool->parallel_for(in, 64, body);
-  else if (in > 0)
-    body(0, in);
+  const size_t n_tok = ceil_div(T, kBwdRows), n_col = ceil_div(in, kBwdCols);
+  // Tile (token block, column chunk): dx[t0:t1, c0:c0+len] += sum over o of dy[t, o] * W[o, c0:..].
+  run_units(pool, n_tok * n_col, [&](size_t u) {
+    const size_t t0 = (u / n_col) * kBwdRows, nt = T - t0 < kBwdRows ? T - t0 : kBwdRows;
+    const size_t c0 = (u % n_col) * kBwdCols, len = in - c0 < kBwdCols ? in - c0 : kBwdCols;
+    if (!accumulate)
+      for (size_t t = t0; t < t0 + nt; ++t) std::memset(dx + t * in + c0, 0, len * sizeof(float));
+    bwd_tile(k, wtype, dy + t0 * out, out, 1, nt, out, w, in, c0, len, dx + t0 * in + c0, in);
+  });
 }
 
 void matmul_backward_w(const float* dy, size_t T, size_t out, const float* x, size_t in, float* dw,
                        bool accumulate, ThreadPool* pool) {
+  if (out == 0 || in == 0) return;
   const KernelTable& k = kernels();
-  auto body = [&](size_t o0, size_t o1) {
-    for (size_t o = o0; o < o1; ++o) {
-      float* row = dw + o * in;
-      if (!accumulate)
-        for (size_t i = 0; i < in; ++i) row[i] = 0.0f;
-      for (size_t t = 0; t < T; ++t) k.axpy_f32.fn(dy[t * out + o], x + t * in, row, in);
-    }
-  };
-  if (pool && pool->size() > 1)
-    pool->parallel_for(out, body);
-  else if (out > 0)
-    body(0, out);
+  const size_t n_row = ceil_div(out, kBwdRows), n_col = ceil_div(in, kBwdCols);
+  // Tile (weight-row block, column chunk): dW[o0:o1, c0:..] += sum over t of dy[t, o] * x[t, c0:..].
+  run_units(pool, n_row * n_col, [&](size_t u) {
+    const size_t o0 = (u / n_col) * kBwdRows, no = out - o0 < kBwdRows ? out - o0 : kBwdRows;
+    const size_t c0 = (u % n_col) * kBwdCols, len = in - c0 < kBwdCols ? in - c0 : kBwdCols;
+    if (!accumulate)
+      for (size_t o = o0; o < o0 + no; ++o) std::memset(dw + o * in + c0, 0, len * sizeof(float));
+    bwd_tile(k, DType::F32, dy + o0, 1, out, no, T, x, in, c0, len, dw + o0 * in + c0, in);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

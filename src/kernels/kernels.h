@@ -35,6 +35,13 @@ class ThreadPool;
 // thread split (same reduction order), so decode and prefill produce bit-identical logits.
 using MatmulFn = void (*)(const float* x, size_t ldx, size_t T, const void* w, size_t in, size_t r0,
                           size_t r1, const float* bias, float* y, size_t ldy);
+// Backward tile (training): d[j, c0 + i] += sum over k < K of a[j*sj + k*sk] * B[k, c0 + i] for
+// j < nj, i < len. B rows are ldb floats apart, d rows ldd floats apart.
+// Every element is accumulated as acc = acc + a*b over k ascending starting from d (the order of
+// one axpy per k), so results never depend on how callers tile j or columns.
+using MatmulBwdFn = void (*)(const float* a, size_t sj, size_t sk, size_t nj, size_t K,
+                             const void* b, size_t ldb, size_t c0, size_t len, float* d,
+                             size_t ldd);
 using DotF32Fn = float (*)(const float* a, const float* b, size_t n);
 using DotU16Fn = float (*)(const float* a, const uint16_t* b, size_t n);  // b is f16 or bf16
 using AxpyF32Fn = void (*)(float a, const float* x, float* y, size_t n);  // y += a * x
@@ -74,6 +81,9 @@ struct KernelTable {
   Kernel<BinaryFn> swiglu;  // y = silu(a) * b  (a = gate, b = up)
   Kernel<BinaryFn> add;     // y = a + b
   Kernel<BinaryFn> mul;     // y = a * b
+  // Used by matmul_backward_x/_w on f32 blocks (16-bit weights are converted while packing). Not
+  // listed by kernel_slots() yet (dispatch_test pins the slot count; update both together).
+  Kernel<MatmulBwdFn> matmul_bwd_f32;
 };
 
 // The table the free functions use: the widest ISA this CPU supports, unless CARTLM_ISA names
@@ -197,6 +207,8 @@ void matmul_f16_ref(const float* x, size_t ldx, size_t T, const void* w, size_t 
                     size_t r1, const float* bias, float* y, size_t ldy);
 void matmul_bf16_ref(const float* x, size_t ldx, size_t T, const void* w, size_t in, size_t r0,
                      size_t r1, const float* bias, float* y, size_t ldy);
+void matmul_bwd_f32_ref(const float* a, size_t sj, size_t sk, size_t nj, size_t K, const void* b,
+                        size_t ldb, size_t c0, size_t len, float* d, size_t ldd);
 float dot_f32_ref(const float* a, const float* b, size_t n);
 float dot_f16_ref(const float* a, const uint16_t* b, size_t n);
 float dot_bf16_ref(const float* a, const uint16_t* b, size_t n);

@@ -65,6 +65,17 @@ float dot_bf16_ref(const float* a, const uint16_t* b, size_t n) {
   return dot_ref_impl<uint16_t, load_bf16>(a, b, n);
 }
 
+// Backward tile: plain loops in the axpy order (k ascending, acc += a*b, starting from d).
+void matmul_bwd_f32_ref(const float* a, size_t sj, size_t sk, size_t nj, size_t K, const void* b,
+                        size_t ldb, size_t c0, size_t len, float* d, size_t ldd) {
+  const float* w = static_cast<const float*>(b);
+  for (size_t j = 0; j < nj; ++j)
+    for (size_t i = c0; i < c0 + len; ++i) {
+      float acc = d[j * ldd + i];
+      for (size_t k = 0; k < K; ++k) acc += a[j * sj + k * sk] * w[k * ldb + i];
+      d[j * ldd + i] = acc;
+    }
+}
 void axpy_f32_ref(float a, const float* x, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
 }

@@ -3,7 +3,9 @@
 // pointers, the real Llama-3.2-1B shapes, threading, bias and strides.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -247,4 +249,143 @@ TEST(Matmul, BackwardMatchesNaive) {
     }
   matmul_backward_w(dy.data(), T, out, x.data(), in, dw.data(), false, &pool);
   EXPECT_TRUE(all_close("backward_w", expect.data(), dw.data(), tol, out * in));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocked backward helpers against the plain per-(row, token) axpy loops they replaced (the
+// reference order: o ascending for dx, t ascending for dW) and against exact double sums with
+// the derived tolerance, for every table, odd sizes and misaligned pointers; and determinism
+// across thread counts.
+
+namespace {
+
+// The unblocked reference: dx[t, :] += dy[t, o] * W[o, :] for o ascending, one axpy per (o, t).
+void backward_x_plain(const KernelTable& k, const float* dy, size_t T, size_t out, DType wt,
+                      const void* w, size_t in, float* dx) {
+  std::vector<float> wrow(in);
+  for (size_t o = 0; o < out; ++o) {
+    for (size_t i = 0; i < in; ++i) wrow[i] = weight_at(wt, w, o * in + i);
+    for (size_t t = 0; t < T; ++t) k.axpy_f32.fn(dy[t * out + o], wrow.data(), dx + t * in, in);
+  }
+}
+
+// The unblocked reference: dW[o, :] += dy[t, o] * x[t, :] for t ascending.
+void backward_w_plain(const KernelTable& k, const float* dy, size_t T, size_t out, const float* x,
+                      size_t in, float* dw) {
+  for (size_t o = 0; o < out; ++o)
+    for (size_t t = 0; t < T; ++t) k.axpy_f32.fn(dy[t * out + o], x + t * in, dw + o * in, in);
+}
+
+struct BackwardCase {
+  size_t T, out, in;
+};
+
+std::vector<BackwardCase> backward_cases() {
+  std::vector<BackwardCase> v;
+  const size_t sizes[] = {1, 3, 17, 64};
+  for (size_t T : sizes)
+    for (size_t out : sizes)
+      for (size_t in : sizes) v.push_back({T, out, in});
+  // Past 64 (token block, weight-row tile and reduction block of the packed path) and 256 columns.
+  v.push_back({70, 75, 300});
+  return v;
+}
+
+}  // namespace
+
+TEST(Matmul, BackwardBlockedMatchesPlainLoopsEveryTable) {
+  ThreadPool pool(2);
+  Rng rng(11);
+  for (const KernelTable* k : supported_kernel_tables()) {
+    ASSERT_TRUE(select_kernels(k->isa).ok());
+    for (const BackwardCase& c : backward_cases())
+      for (size_t mis = 0; mis < 2; ++mis) {
+        // One float of offset makes every buffer misaligned for vector loads.
+        std::vector<float> dyb(c.T * c.out + 1), xb(c.T * c.in + 1), wf(c.out * c.in);
+        float* dy = dyb.data() + mis;
+        float* x = xb.data() + mis;
+        fill_uniform(rng, dy, c.T * c.out);
+        fill_uniform(rng, x, c.T * c.in);
+        fill_uniform(rng, wf.data(), wf.size());
+        const std::string what = std::string(k->isa) + " T=" + std::to_string(c.T) + " out=" +
+                                 std::to_string(c.out) + " in=" + std::to_string(c.in) +
+                                 " mis=" + std::to_string(mis);
+        for (DType wt : kWeightTypes) {
+          std::vector<uint8_t> wenc = encode_weights(wt, wf.data(), wf.size());
+          std::vector<uint8_t> wb(wenc.size() + 4);
+          std::memcpy(wb.data() + 2 * mis, wenc.data(), wenc.size());  // 2-byte misalignment
+          const void* w = wb.data() + 2 * mis;
+          std::vector<float> dxb(c.T * c.in + 1, 0.5f), expect(c.T * c.in, 0.5f);
+          float* dx = dxb.data() + mis;
+          backward_x_plain(*k, dy, c.T, c.out, wt, w, c.in, expect.data());
+          matmul_backward_x(dy, c.T, c.out, wt, w, c.in, dx, true, &pool);
+          EXPECT_TRUE(all_equal(what + " backward_x acc " + dtype_name(wt), expect.data(), dx,
+                                c.T * c.in));
+          // Overwrite mode against exact double sums (tolerance: depth * u * sum |terms|).
+          std::vector<double> exact(c.T * c.in), tol(c.T * c.in);
+          std::vector<float> exactf(c.T * c.in);
+          for (size_t t = 0; t < c.T; ++t)
+            for (size_t i = 0; i < c.in; ++i) {
+              double s = 0.0, a = 0.0;
+              for (size_t o = 0; o < c.out; ++o) {
+                double p = (double)dy[t * c.out + o] * weight_at(wt, w, o * c.in + i);
+                s += p;
+                a += std::fabs(p);
+              }
+              exactf[t * c.in + i] = (float)s;
+              tol[t * c.in + i] = kF32RoundOff * (c.out + 2) * a;
+            }
+          std::fill(dxb.begin(), dxb.end(), 1e30f);
+          matmul_backward_x(dy, c.T, c.out, wt, w, c.in, dx, false, &pool);
+          EXPECT_TRUE(all_close(what + " backward_x " + dtype_name(wt), exactf.data(), dx, tol,
+                                c.T * c.in));
+        }
+        std::vector<float> dwb(c.out * c.in + 1, -0.25f), expect(c.out * c.in, -0.25f);
+        float* dw = dwb.data() + mis;
+        backward_w_plain(*k, dy, c.T, c.out, x, c.in, expect.data());
+        matmul_backward_w(dy, c.T, c.out, x, c.in, dw, true, &pool);
+        EXPECT_TRUE(all_equal(what + " backward_w acc", expect.data(), dw, c.out * c.in));
+        std::vector<float> exactf(c.out * c.in);
+        std::vector<double> tol(c.out * c.in);
+        for (size_t o = 0; o < c.out; ++o)
+          for (size_t i = 0; i < c.in; ++i) {
+            double s = 0.0, a = 0.0;
+            for (size_t t = 0; t < c.T; ++t) {
+              double p = (double)dy[t * c.out + o] * x[t * c.in + i];
+              s += p;
+              a += std::fabs(p);
+            }
+            exactf[o * c.in + i] = (float)s;
+            tol[o * c.in + i] = kF32RoundOff * (c.T + 2) * a;
+          }
+        std::fill(dwb.begin(), dwb.end(), 1e30f);
+        matmul_backward_w(dy, c.T, c.out, x, c.in, dw, false, &pool);
+        EXPECT_TRUE(all_close(what + " backward_w", exactf.data(), dw, tol, c.out * c.in));
+      }
+  }
+  ASSERT_TRUE(select_kernels("auto").ok());
+}
+
+TEST(Matmul, BackwardDeterministicAcrossThreadCounts) {
+  const size_t T = 67, out = 83, in = 530;  // several tiles in every direction, ragged edges
+  Rng rng(12);
+  std::vector<float> dy(T * out), x(T * in), wf(out * in);
+  fill_uniform(rng, dy.data(), dy.size());
+  fill_uniform(rng, x.data(), x.size());
+  fill_uniform(rng, wf.data(), wf.size());
+  for (DType wt : kWeightTypes) {
+    std::vector<uint8_t> w = encode_weights(wt, wf.data(), wf.size());
+    std::vector<float> dx1(T * in), dw1(out * in);
+    matmul_backward_x(dy.data(), T, out, wt, w.data(), in, dx1.data(), false, nullptr);
+    matmul_backward_w(dy.data(), T, out, x.data(), in, dw1.data(), false, nullptr);
+    for (int nt : {2, 3, 5}) {
+      ThreadPool pool(nt);
+      std::vector<float> dx(T * in, 7.0f), dw(out * in, 7.0f);
+      matmul_backward_x(dy.data(), T, out, wt, w.data(), in, dx.data(), false, &pool);
+      matmul_backward_w(dy.data(), T, out, x.data(), in, dw.data(), false, &pool);
+      const std::string what = std::string(dtype_name(wt)) + " threads=" + std::to_string(nt);
+      EXPECT_TRUE(all_equal(what + " dx", dx1.data(), dx.data(), T * in));
+      EXPECT_TRUE(all_equal(what + " dw", dw1.data(), dw.data(), out * in));
+    }
+  }
 }

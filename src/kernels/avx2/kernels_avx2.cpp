@@ -420,12 +420,57 @@ void rmsnorm_avx2(const float* x, const float* w, float eps, size_t n, float* y)
                    n - i);
 }
 
+
+// Backward tile (see MatmulBwdFn): G rows of d x one 8-column vector kept in registers across the
+// whole k loop, so d is loaded and stored once and each B vector feeds G FMAs. Same per-element
+// order as axpy_impl (acc = fma(a, b, acc), k ascending). n < kLanes selects the tail loads.
+template <class W, int G>
+CARTLM_INLINE void bwd_tile(const float* a, size_t sj, size_t sk, size_t K, const typename W::T* b,
+                            size_t ldb, float* d, size_t ldd, size_t n) {
+  __m256 acc[G];
+  for (int g = 0; g < G; ++g) acc[g] = n == kLanes ? _mm256_loadu_ps(d + g * ldd) : load_tail_f32(d + g * ldd, n);
+  if (n == kLanes) {
+    for (size_t k = 0; k < K; ++k) {
+      const __m256 wv = W::load(b + k * ldb);
+      const float* ak = a + k * sk;
+      for (int g = 0; g < G; ++g) acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(ak[g * sj]), wv, acc[g]);
+    }
+    for (int g = 0; g < G; ++g) _mm256_storeu_ps(d + g * ldd, acc[g]);
+  } else {
+    for (size_t k = 0; k < K; ++k) {
+      const __m256 wv = W::load_tail(b + k * ldb, n);
+      const float* ak = a + k * sk;
+      for (int g = 0; g < G; ++g) acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(ak[g * sj]), wv, acc[g]);
+    }
+    for (int g = 0; g < G; ++g) store_tail_f32(d + g * ldd, acc[g], n);
+  }
+}
+
+template <class W>
+void matmul_bwd_impl(const float* a, size_t sj, size_t sk, size_t nj, size_t K, const void* bv,
+                     size_t ldb, size_t c0, size_t len, float* d, size_t ldd) {
+  const typename W::T* b = static_cast<const typename W::T*>(bv);
+  for (size_t c = c0; c < c0 + len; c += kLanes) {
+    const size_t n = c0 + len - c < kLanes ? c0 + len - c : kLanes;
+    size_t j = 0;
+    for (; j + 4 <= nj; j += 4) bwd_tile<W, 4>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, n);
+    if (nj - j == 3) bwd_tile<W, 3>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, n);
+    if (nj - j == 2) bwd_tile<W, 2>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, n);
+    if (nj - j == 1) bwd_tile<W, 1>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, n);
+  }
+}
+void matmul_bwd_f32(const float* a, size_t sj, size_t sk, size_t nj, size_t K, const void* b,
+                    size_t ldb, size_t c0, size_t len, float* d, size_t ldd) {
+  matmul_bwd_impl<WF32>(a, sj, sk, nj, K, b, ldb, c0, len, d, ldd);
+}
+
 }  // namespace
 
 void fill_kernels_avx2(KernelTable* k) {
   k->matmul_f32 = {matmul_f32, "matmul_f32_avx2"};
   k->matmul_f16 = {matmul_f16, "matmul_f16_avx2"};
   k->matmul_bf16 = {matmul_bf16, "matmul_bf16_avx2"};
+  k->matmul_bwd_f32 = {matmul_bwd_f32, "matmul_bwd_f32_avx2"};
   k->dot_f32 = {dot_f32, "dot_f32_avx2"};
   k->dot_f16 = {dot_f16, "dot_f16_avx2"};
   k->dot_bf16 = {dot_bf16, "dot_bf16_avx2"};

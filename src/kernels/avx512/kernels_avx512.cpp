@@ -430,12 +430,49 @@ void rmsnorm_avx512(const float* x, const float* w, float eps, size_t n, float* 
   }
 }
 
+
+// Backward tile (see MatmulBwdFn): G rows of d x one 16-column vector kept in registers across the
+// whole k loop, so d is loaded and stored once and each B vector feeds G FMAs. Same per-element
+// order as axpy_impl (acc = fma(a, b, acc), k ascending).
+template <class W, int G>
+CARTLM_INLINE void bwd_tile(const float* a, size_t sj, size_t sk, size_t K, const typename W::T* b,
+                            size_t ldb, float* d, size_t ldd, __mmask16 m) {
+  __m512 acc[G];
+  for (int g = 0; g < G; ++g) acc[g] = _mm512_maskz_loadu_ps(m, d + g * ldd);
+  for (size_t k = 0; k < K; ++k) {
+    const __m512 wv = W::load_tail(b + k * ldb, m);
+    const float* ak = a + k * sk;
+    for (int g = 0; g < G; ++g) acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(ak[g * sj]), wv, acc[g]);
+  }
+  for (int g = 0; g < G; ++g) _mm512_mask_storeu_ps(d + g * ldd, m, acc[g]);
+}
+
+template <class W>
+void matmul_bwd_impl(const float* a, size_t sj, size_t sk, size_t nj, size_t K, const void* bv,
+                     size_t ldb, size_t c0, size_t len, float* d, size_t ldd) {
+  const typename W::T* b = static_cast<const typename W::T*>(bv);
+  for (size_t c = c0; c < c0 + len; c += kLanes) {
+    const size_t n = c0 + len - c < kLanes ? c0 + len - c : kLanes;
+    const __mmask16 m = n == kLanes ? (__mmask16)0xFFFF : tail_mask(n);
+    size_t j = 0;
+    for (; j + 4 <= nj; j += 4) bwd_tile<W, 4>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
+    if (nj - j == 3) bwd_tile<W, 3>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
+    if (nj - j == 2) bwd_tile<W, 2>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
+    if (nj - j == 1) bwd_tile<W, 1>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
+  }
+}
+void matmul_bwd_f32(const float* a, size_t sj, size_t sk, size_t nj, size_t K, const void* b,
+                    size_t ldb, size_t c0, size_t len, float* d, size_t ldd) {
+  matmul_bwd_impl<WF32>(a, sj, sk, nj, K, b, ldb, c0, len, d, ldd);
+}
+
 }  // namespace
 
 void fill_kernels_avx512(KernelTable* k) {
   k->matmul_f32 = {matmul_f32, "matmul_f32_avx512"};
   k->matmul_f16 = {matmul_f16, "matmul_f16_avx512"};
   k->matmul_bf16 = {matmul_bf16, "matmul_bf16_avx512"};
+  k->matmul_bwd_f32 = {matmul_bwd_f32, "matmul_bwd_f32_avx512"};
   k->dot_f32 = {dot_f32, "dot_f32_avx512"};
   k->dot_f16 = {dot_f16, "dot_f16_avx512"};
   k->dot_bf16 = {dot_bf16, "dot_bf16_avx512"};
