@@ -9,7 +9,6 @@ void register_data(CLI::App& root, int& exit_code) {
   data->require_subcommand(1);
   register_data_generate(*data, exit_code);
   register_data_metaprompt(*data, exit_code);
-  (void)exit_code;
 }
 
 }  // namespace cartlm::cli

@@ -76,7 +76,8 @@ Result<std::vector<Prediction>> read_predictions(const std::string& path) {
 }
 
 Status write_predictions(const std::string& path, const std::vector<Prediction>& preds) {
-  return write_lines_atomic(path, preds.size(), [&](size_t i) { return prediction_to_json_line(preds[i]); });
+  return write_lines_atomic(path, preds.size(),
+                            [&](size_t i) { return prediction_to_json_line(preds[i]); });
 }
 
 Result<std::vector<Example>> read_gold(const std::string& path) {

@@ -75,7 +75,8 @@ Result<std::vector<Example>> read_dataset(const std::string& path) {
 }
 
 Status write_dataset(const std::string& path, const std::vector<Example>& examples) {
-  return write_lines_atomic(path, examples.size(), [&](size_t i) { return example_to_json_line(examples[i]); });
+  return write_lines_atomic(path, examples.size(),
+                            [&](size_t i) { return example_to_json_line(examples[i]); });
 }
 
 }  // namespace cartlm
