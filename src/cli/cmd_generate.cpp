@@ -23,7 +23,7 @@ int run_generate(const GenerateArgs& a) {
   if (a.opt.sampler.top_p <= 0.0f) return fail(error("--top-p must be > 0"));
   if (a.opt.sampler.top_k < 0) return fail(error("--top-k must be >= 0"));
   Timer t;
-  auto lm = load_model_dir(a.model);
+  auto lm = load_model(a.model);
   if (!lm.ok()) return fail(lm.status());
   double load_s = t.seconds();
   ThreadPool pool(a.threads);

@@ -11,27 +11,6 @@
 
 namespace cartlm {
 
-Result<std::unique_ptr<LoadedModel>> load_model_dir(const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return error(dir + ": no such model directory");
-  for (const char* f : {"config.json", "tokenizer.json"})
-    if (!file_exists(join_path(dir, f))) return error(join_path(dir, f) + ": missing file");
-  if (!file_exists(join_path(dir, "model.safetensors")) &&
-      !file_exists(join_path(dir, "model.safetensors.index.json")))
-    return error(join_path(dir, "model.safetensors") + ": missing file");
-  CARTLM_ASSIGN_OR_RETURN(Config c, load_hf_config(dir));
-  auto lm = std::make_unique<LoadedModel>();
-  CARTLM_ASSIGN_OR_RETURN(lm->checkpoint, load_checkpoint_tensors(dir));
-  CARTLM_ASSIGN_OR_RETURN(ModelWeights w, bind_weights(c, lm->checkpoint.tensors));
-  CARTLM_ASSIGN_OR_RETURN(lm->model, llama_model(c, w));
-  CARTLM_ASSIGN_OR_RETURN(lm->tokenizer, load_tokenizer(dir));
-  if (lm->tokenizer.size() > c.vocab_size)
-    return error(strformat("%s: tokenizer has %d tokens but config.json vocab_size is %lld",
-                           dir.c_str(), lm->tokenizer.size(), (long long)c.vocab_size));
-  return lm;
-}
-
 size_t utf8_complete_prefix(std::string_view s) {
   // Look back at most 3 bytes for a lead byte whose sequence runs past the end.
   size_t n = s.size();

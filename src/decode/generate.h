@@ -10,25 +10,11 @@
 
 #include "core/status.h"
 #include "decode/sampler.h"
-#include "formats/safetensors.h"
-#include "model/llama.h"
-#include "tokenizer/tokenizer.h"
+#include "model/load.h"
 
 namespace cartlm {
 
 class ThreadPool;
-
-// An HF directory loaded for inference. Heap-allocated so the weight views (into `checkpoint`'s
-// mappings) stay valid.
-struct LoadedModel {
-  Checkpoint checkpoint;
-  LlamaModel model;
-  Tokenizer tokenizer;
-};
-
-// Errors: missing directory, missing config.json / model.safetensors / tokenizer.json, tensors
-// that do not match the config, a tokenizer larger than the config's vocab_size.
-Result<std::unique_ptr<LoadedModel>> load_model_dir(const std::string& dir);
 
 struct GenerateOptions {
   int32_t max_tokens = 32;

@@ -1,0 +1,48 @@
+// What a model needs besides weights and tokenizer to act as an intent recognizer: the prompt
+// template it was trained with and the catalog (canonical product names) its outputs may name.
+// Saved as `cartlm.json` next to config.json in a model directory, and as the GGUF metadata keys
+// `cartlm.prompt_template` (string) and `cartlm.products` (array of strings) in exported GGUFs.
+//
+// A training example is   render_prompt(meta, text)  followed by the completion
+// label_to_json_text(label) and the tokenizer's end-of-sequence token; the loss counts only the
+// completion (and the EOS). The recognizer decodes the same way.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace cartlm {
+
+// "{text}" marks where the shopper's message goes; it must occur exactly once.
+inline constexpr const char* kDefaultPromptTemplate = "Shopper: {text}\nCart: ";
+inline constexpr const char* kIntentMetaFile = "cartlm.json";
+inline constexpr const char* kGgufKeyPromptTemplate = "cartlm.prompt_template";
+inline constexpr const char* kGgufKeyProducts = "cartlm.products";
+
+struct IntentMeta {
+  std::string prompt_template = kDefaultPromptTemplate;
+  std::vector<std::string> products;  // canonical names, catalog order; empty = unknown
+  bool operator==(const IntentMeta&) const = default;
+};
+
+// Checks the template (exactly one "{text}") and the products (non-empty strings, no duplicates,
+// valid UTF-8, no '"' or '\\' or control characters, so every name is its own JSON string body).
+Status validate_intent_meta(const IntentMeta& meta);
+
+// The template with {text} replaced by `text`.
+std::string render_prompt(const IntentMeta& meta, std::string_view text);
+// The part of the template before "{text}": the prompt prefix shared by every request.
+std::string_view prompt_prefix(const IntentMeta& meta);
+
+// JSON text {"prompt_template": "...", "products": [...]} and back; errors name the field.
+std::string intent_meta_to_json_text(const IntentMeta& meta);
+Result<IntentMeta> intent_meta_from_json_text(std::string_view text, const std::string& label);
+
+// dir/cartlm.json, written atomically / read back. has_intent_meta: whether the file exists.
+Status save_intent_meta(const std::string& dir, const IntentMeta& meta);
+Result<IntentMeta> load_intent_meta(const std::string& dir);
+bool has_intent_meta(const std::string& dir);
+
+}  // namespace cartlm

@@ -1,0 +1,68 @@
+#include "model/load.h"
+
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+
+#include "core/file_io.h"
+#include "core/strings.h"
+#include "formats/hf_config.h"
+#include "model/weights.h"
+
+namespace cartlm {
+
+const char* model_format_name(ModelFormat f) {
+  switch (f) {
+    case ModelFormat::HfDir: return "hf";
+    case ModelFormat::Gguf: return "gguf";
+    case ModelFormat::Gptq: return "gptq";
+  }
+  return "?";
+}
+
+Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    if (file_exists(join_path(path, "quantize_config.json"))) return load_model_gptq(path);
+    return load_model_hf_dir(path);
+  }
+  if (!fs::exists(path, ec)) return error(path + ": no such model file or directory");
+  if (ends_with(path, ".gguf")) return load_model_gguf(path);
+  char head[4] = {};
+  std::ifstream in(path, std::ios::binary);
+  if (in.read(head, 4) && std::string_view(head, 4) == "GGUF") return load_model_gguf(path);
+  return error(path + ": not a model (expected an HF checkpoint directory, a GPTQ directory or a "
+                      ".gguf file)");
+}
+
+Result<std::unique_ptr<LoadedModel>> load_model_hf_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return error(dir + ": no such model directory");
+  for (const char* f : {"config.json", "tokenizer.json"})
+    if (!file_exists(join_path(dir, f))) return error(join_path(dir, f) + ": missing file");
+  if (!file_exists(join_path(dir, "model.safetensors")) &&
+      !file_exists(join_path(dir, "model.safetensors.index.json")))
+    return error(join_path(dir, "model.safetensors") + ": missing file");
+  CARTLM_ASSIGN_OR_RETURN(Config c, load_hf_config(dir));
+  auto lm = std::make_unique<LoadedModel>();
+  lm->path = dir;
+  lm->format = ModelFormat::HfDir;
+  CARTLM_ASSIGN_OR_RETURN(lm->checkpoint, load_checkpoint_tensors(dir));
+  CARTLM_ASSIGN_OR_RETURN(ModelWeights w, bind_weights(c, lm->checkpoint.tensors));
+  lm->weight_type = dtype_name(w.layers.empty() ? w.embed.dtype : w.layers[0].wq.dtype);
+  for (const auto& [name, view] : lm->checkpoint.tensors) lm->weight_bytes += view.nbytes;
+  CARTLM_ASSIGN_OR_RETURN(lm->model, llama_model(c, w));
+  CARTLM_ASSIGN_OR_RETURN(lm->tokenizer, load_tokenizer(dir));
+  if (lm->tokenizer.size() > c.vocab_size)
+    return error(strformat("%s: tokenizer has %d tokens but config.json vocab_size is %lld",
+                           dir.c_str(), lm->tokenizer.size(), (long long)c.vocab_size));
+  if (has_intent_meta(dir)) {
+    CARTLM_ASSIGN_OR_RETURN(lm->meta, load_intent_meta(dir));
+    lm->has_meta = true;
+  }
+  return lm;
+}
+
+}  // namespace cartlm
