@@ -15,6 +15,17 @@ void register_inspect(CLI::App& root, int& exit_code);
 void register_tokenizer(CLI::App& root, int& exit_code);
 void register_init(CLI::App& root, int& exit_code);
 void register_generate(CLI::App& root, int& exit_code);
+void register_train(CLI::App& root, int& exit_code);
+void register_bench_model(CLI::App& root, int& exit_code);
+void register_merge(CLI::App& root, int& exit_code);
+void register_quantize(CLI::App& root, int& exit_code);
+void register_serve(CLI::App& root, int& exit_code);
+void register_gptq(CLI::App& root, int& exit_code);
+void register_imatrix(CLI::App& root, int& exit_code);
+void register_eval(CLI::App& root, int& exit_code);
+void register_run(CLI::App& root, int& exit_code);
+void register_bench(CLI::App& root, int& exit_code);  // bench, bench-worker, report
+void register_pipeline(CLI::App& root, int& exit_code);
 
 // Prints "cartlm: error: <message>" on one line and returns 1 (the exit code for bad input).
 int fail(const Status& status);

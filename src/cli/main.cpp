@@ -29,6 +29,17 @@ int main(int argc, char** argv) {
   register_tokenizer(app, exit_code);
   register_init(app, exit_code);
   register_generate(app, exit_code);
+  register_train(app, exit_code);
+  register_bench_model(app, exit_code);
+  register_merge(app, exit_code);
+  register_quantize(app, exit_code);
+  register_serve(app, exit_code);
+  register_gptq(app, exit_code);
+  register_imatrix(app, exit_code);
+  register_eval(app, exit_code);
+  register_run(app, exit_code);
+  register_bench(app, exit_code);
+  register_pipeline(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -39,6 +39,19 @@ KernelTable make_scalar_table() {
   k.add = {add_ref, "add_ref"};
   k.mul = {mul_ref, "mul_ref"};
   k.matmul_bwd_f32 = {matmul_bwd_f32_ref, "matmul_bwd_f32_ref"};
+  k.qdot_q4_0 = {qdot_q4_0_ref, "qdot_q4_0_ref"};
+  k.qdot_q4_1 = {qdot_q4_1_ref, "qdot_q4_1_ref"};
+  k.qdot_q5_0 = {qdot_q5_0_ref, "qdot_q5_0_ref"};
+  k.qdot_q5_1 = {qdot_q5_1_ref, "qdot_q5_1_ref"};
+  k.qdot_q8_0 = {qdot_q8_0_ref, "qdot_q8_0_ref"};
+  k.qdot_q2_k = {qdot_q2_k_ref, "qdot_q2_k_ref"};
+  k.qdot_q3_k = {qdot_q3_k_ref, "qdot_q3_k_ref"};
+  k.qdot_q4_k = {qdot_q4_k_ref, "qdot_q4_k_ref"};
+  k.qdot_q5_k = {qdot_q5_k_ref, "qdot_q5_k_ref"};
+  k.qdot_q6_k = {qdot_q6_k_ref, "qdot_q6_k_ref"};
+  k.quantize_q8_0 = {quantize_act_q8_0_ref, "quantize_q8_0_ref"};
+  k.quantize_q8_1 = {quantize_act_q8_1_ref, "quantize_q8_1_ref"};
+  k.quantize_q8_k = {quantize_act_q8_k_ref, "quantize_q8_k_ref"};
   return k;
 }
 
@@ -70,6 +83,7 @@ const KernelTable* avx2_table() {
     KernelTable k = make_scalar_table();
     k.isa = "avx2";
     fill_kernels_avx2(&k);
+    fill_qdot_avx2(&k);
     return k;
   }();
   return cpu_has_avx2() ? &t : nullptr;
@@ -84,8 +98,10 @@ const KernelTable* avx512_table() {
     // Start from AVX2 so that a slot without an AVX-512 version gets the next best one.
     KernelTable k = make_scalar_table();
     fill_kernels_avx2(&k);
+    fill_qdot_avx2(&k);
     k.isa = "avx512";
     fill_kernels_avx512(&k);
+    fill_qdot_avx512(&k);
     return k;
   }();
   return cpu_has_avx512() ? &t : nullptr;
@@ -184,6 +200,19 @@ std::vector<std::pair<std::string, std::string>> kernel_slots(const KernelTable&
   CARTLM_SLOT(swiglu);
   CARTLM_SLOT(add);
   CARTLM_SLOT(mul);
+  CARTLM_SLOT(qdot_q4_0);
+  CARTLM_SLOT(qdot_q4_1);
+  CARTLM_SLOT(qdot_q5_0);
+  CARTLM_SLOT(qdot_q5_1);
+  CARTLM_SLOT(qdot_q8_0);
+  CARTLM_SLOT(qdot_q2_k);
+  CARTLM_SLOT(qdot_q3_k);
+  CARTLM_SLOT(qdot_q4_k);
+  CARTLM_SLOT(qdot_q5_k);
+  CARTLM_SLOT(qdot_q6_k);
+  CARTLM_SLOT(quantize_q8_0);
+  CARTLM_SLOT(quantize_q8_1);
+  CARTLM_SLOT(quantize_q8_k);
 #undef CARTLM_SLOT
   return v;
 }
@@ -203,7 +232,10 @@ bool matmul_supports(DType wtype) {
 void matmul_strided(const KernelTable& k, const float* x, size_t ldx, size_t T, size_t in,
                     DType wtype, const void* w, size_t out, const float* bias, float* y,
                     size_t ldy, ThreadPool* pool) {
-  CARTLM_CHECK(matmul_supports(wtype));
+  if (!matmul_supports(wtype)) {
+    matmul_quantized(k, x, ldx, T, in, wtype, w, out, bias, y, ldy, pool);
+    return;
+  }
   MatmulFn fn = wtype == DType::F32   ? k.matmul_f32.fn
                 : wtype == DType::F16 ? k.matmul_f16.fn
                                       : k.matmul_bf16.fn;

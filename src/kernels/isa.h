@@ -12,5 +12,13 @@ namespace cartlm {
 
 void fill_kernels_avx2(KernelTable* k);
 void fill_kernels_avx512(KernelTable* k);
+// The quantized-dot slots (src/kernels/avx2/qdot_avx2.cpp, src/kernels/avx512/qdot_avx512.cpp).
+void fill_qdot_avx2(KernelTable* k);
+void fill_qdot_avx512(KernelTable* k);
+
+// matmul_strided on a block-quantized weight type (src/kernels/qmatmul.cpp).
+void matmul_quantized(const KernelTable& k, const float* x, size_t ldx, size_t T, size_t in,
+                      DType wtype, const void* w, size_t out, const float* bias, float* y,
+                      size_t ldy, ThreadPool* pool);
 
 }  // namespace cartlm

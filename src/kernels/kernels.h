@@ -56,6 +56,18 @@ using SoftmaxFn = void (*)(float* x, size_t n);  // in place, max-subtracted
 using ExpSumFn = float (*)(float* x, size_t n, float shift);
 using UnaryFn = void (*)(const float* x, float* y, size_t n);               // y may equal x
 using BinaryFn = void (*)(const float* a, const float* b, float* y, size_t n);  // y may equal a or b
+// Dot product of one block-quantized weight row w (n elements of the slot's format, see
+// quant/blocks.h) with an activation row a quantized to the format's activation type
+// (qdot_act_type: Q8_0, Q8_1 or Q8_K). Exact integer sums inside a block; the f32 combination
+// of the blocks differs between tables only by rounding.
+using QDotFn = float (*)(const void* w, const void* a, size_t n);
+// The same for nt (1..4) activation rows a + t * a_stride bytes: y[t * y_stride] = qdot(w, row t),
+// bit-identical to the single-row slot (prefill unpacks each weight block once for nt tokens).
+using QDotRowsFn = void (*)(const void* w, const void* a, size_t a_stride, size_t nt, size_t n,
+                            float* y, size_t y_stride);
+// x[n] -> n / block_size activation blocks (Q8_0, Q8_1 or Q8_K), byte-identical to the quant
+// module's quantize_q8_*_ref (tests/model/llama_quant_test.cpp checks it).
+using QuantizeActFn = void (*)(const float* x, void* y, size_t n);
 
 // One slot: the function and the name of the implementation that fills it ("matmul_f16_avx512").
 template <class Fn>
@@ -81,6 +93,15 @@ struct KernelTable {
   Kernel<BinaryFn> swiglu;  // y = silu(a) * b  (a = gate, b = up)
   Kernel<BinaryFn> add;     // y = a + b
   Kernel<BinaryFn> mul;     // y = a * b
+  // Block-quantized weight rows against quantized activations (matmul() on block types).
+  Kernel<QDotFn> qdot_q4_0, qdot_q4_1, qdot_q5_0, qdot_q5_1, qdot_q8_0;
+  Kernel<QDotFn> qdot_q2_k, qdot_q3_k, qdot_q4_k, qdot_q5_k, qdot_q6_k;
+  // Multi-row forms where an ISA has one (empty otherwise: matmul then loops over qdot). Not
+  // listed by kernel_slots(): the scalar table has none.
+  Kernel<QDotRowsFn> qdot4_q4_0, qdot4_q8_0, qdot4_q4_k, qdot4_q5_k, qdot4_q6_k;
+  // Activation quantizers: the scalar reference in every table (their bytes must match the quant
+  // module's exactly; they cost one pass over the activations per matmul).
+  Kernel<QuantizeActFn> quantize_q8_0, quantize_q8_1, quantize_q8_k;
   // Used by matmul_backward_x/_w on f32 blocks (16-bit weights are converted while packing). Not
   // listed by kernel_slots() yet (dispatch_test pins the slot count; update both together).
   Kernel<MatmulBwdFn> matmul_bwd_f32;
@@ -105,13 +126,21 @@ std::vector<std::pair<std::string, std::string>> kernel_slots(const KernelTable&
 // Matmul
 // ---------------------------------------------------------------------------------------------
 
-// True for the weight dtypes matmul() handles here (F32, F16, BF16). Block-quantized types are
-// handled by src/quant/.
+// True for the plain float weight dtypes (F32, F16, BF16): what convert_to_f32 and the backward
+// helpers accept.
 bool matmul_supports(DType wtype);
+// True for every weight dtype matmul() multiplies: matmul_supports() plus the GGUF block formats
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
+bool matmul_accepts(DType wtype);
 // y[T, out] = x[T, in] · W[out, in]^T (+ bias[out]). Split over output rows across `pool`
-// (nullptr: the calling thread only). wtype must satisfy matmul_supports (checked).
+// (nullptr: the calling thread only). wtype must satisfy matmul_accepts (checked); for a block
+// type `in` must be a multiple of its block size (checked).
 // T == 1 is the decode matvec: every weight row is streamed once. T > 1 is the prefill path: the
 // kernel keeps a tile of weight rows in L1 and reuses it for all tokens.
+// Block-quantized W (llama.cpp's CPU scheme): each x row is quantized once per call to the
+// format's activation type (qdot_act_type), then every y element is one qdot of a weight row with
+// an activation row. The quantized rows live in a per-thread scratch buffer that grows to the
+// largest call once and is then reused (no allocation in a steady decode loop).
 void matmul(const float* x, size_t T, size_t in, DType wtype, const void* w, size_t out,
             const float* bias, float* y, ThreadPool* pool = nullptr);
 void matmul(const KernelTable& k, const float* x, size_t T, size_t in, DType wtype, const void* w,
@@ -128,6 +157,37 @@ void matmul_backward_x(const float* dy, size_t T, size_t out, DType wtype, const
 // dW[out, in] (+)= dy[T, out]^T · x[T, in]    (f32 gradient)
 void matmul_backward_w(const float* dy, size_t T, size_t out, const float* x, size_t in, float* dw,
                        bool accumulate, ThreadPool* pool = nullptr);
+
+// ---------------------------------------------------------------------------------------------
+// Block-quantized dot products
+// ---------------------------------------------------------------------------------------------
+
+// The activation format a block weight type is multiplied with (llama.cpp's vec_dot_type):
+// Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants. F32 for other types.
+DType qdot_act_type(DType wtype);
+// The table's slot for a block weight type, nullptr when wtype has none.
+QDotFn qdot_fn(const KernelTable& k, DType wtype);
+QDotRowsFn qdot_rows_fn(const KernelTable& k, DType wtype);  // nullptr when the table has none
+QuantizeActFn quantize_act_fn(const KernelTable& k, DType act_type);
+// Bytes of one quantized activation row of n elements (n a multiple of the block size).
+size_t quantized_act_bytes(DType act_type, size_t n);
+
+// Scalar twins. The dots compute exactly what quant/quant.h's dot_*_ref compute (same integer
+// sums, same f32 order), so they are bit-identical to them; the quantizers are byte-identical to
+// quantize_q8_0/q8_1/q8_k_ref.
+float qdot_q4_0_ref(const void* w, const void* a, size_t n);
+float qdot_q4_1_ref(const void* w, const void* a, size_t n);
+float qdot_q5_0_ref(const void* w, const void* a, size_t n);
+float qdot_q5_1_ref(const void* w, const void* a, size_t n);
+float qdot_q8_0_ref(const void* w, const void* a, size_t n);
+float qdot_q2_k_ref(const void* w, const void* a, size_t n);
+float qdot_q3_k_ref(const void* w, const void* a, size_t n);
+float qdot_q4_k_ref(const void* w, const void* a, size_t n);
+float qdot_q5_k_ref(const void* w, const void* a, size_t n);
+float qdot_q6_k_ref(const void* w, const void* a, size_t n);
+void quantize_act_q8_0_ref(const float* x, void* y, size_t n);
+void quantize_act_q8_1_ref(const float* x, void* y, size_t n);
+void quantize_act_q8_k_ref(const float* x, void* y, size_t n);
 
 // ---------------------------------------------------------------------------------------------
 // Row-wise ops on the active table (thin wrappers; n elements each)

@@ -7,6 +7,7 @@
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "quant/quant.h"
 
 namespace cartlm {
 
@@ -19,8 +20,8 @@ std::vector<float> to_f32(const TensorView& t) {
   return v;
 }
 
-// y[T, out] = x[T, in] · W^T (+ bias). The one place that knows how each weight dtype is
-// multiplied; block-quantized types plug in here.
+// y[T, out] = x[T, in] · W^T (+ bias). kernels' matmul() takes every weight dtype (block types
+// quantize x once per call and run integer block dot products).
 void linear(const float* x, size_t T, const TensorView& w, const std::vector<float>& bias, float* y,
             ThreadPool* pool) {
   const size_t out = (size_t)w.dim(0), in = (size_t)w.dim(1);
@@ -28,11 +29,26 @@ void linear(const float* x, size_t T, const TensorView& w, const std::vector<flo
 }
 
 Status check_matrix(const TensorView& w) {
-  if (!matmul_supports(w.dtype))
-    return error(strformat("tensor %s has dtype %s, which the forward pass cannot multiply yet "
-                           "(F32, F16, BF16 only); hint: dequantize to F16 or use a float checkpoint",
-                           w.name.c_str(), dtype_name(w.dtype)));
+  if (!matmul_accepts(w.dtype))
+    return error(strformat("tensor %s has dtype %s, which the forward pass cannot multiply "
+                           "(F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K); hint: "
+                           "requantize it to one of those", w.name.c_str(), dtype_name(w.dtype)));
+  const DTypeInfo* info = dtype_info(w.dtype);
+  const int64_t act_block = qdot_act_type(w.dtype) == DType::Q8_K ? 256 : 32;
+  if (!matmul_supports(w.dtype) && (w.dim(1) % info->block_size != 0 || w.dim(1) % act_block != 0))
+    return error(strformat("tensor %s: %lld columns is not a multiple of the %s block size",
+                           w.name.c_str(), (long long)w.dim(1), dtype_name(w.dtype)));
   return {};
+}
+
+// One embedding row as f32: a copy/conversion for float types, a dequantized row for block types.
+void embed_row(const TensorView& emb, int32_t token, size_t H, float* out) {
+  const size_t row = dtype_row_bytes(emb.dtype, H);
+  const void* src = static_cast<const uint8_t*>(emb.data) + (size_t)token * row;
+  if (matmul_supports(emb.dtype))
+    convert_to_f32(emb.dtype, src, out, H);
+  else
+    quant_traits(emb.dtype)->dequantize_row(src, out, (int64_t)H);
 }
 
 // Runs fn(t) for every token row, split over the pool when there is more than one.
@@ -70,11 +86,8 @@ void forward_step(const LlamaModel& m, LlamaSession& s, const int32_t* tokens, s
   const size_t kv_elem = f16_cache ? 2 : 4;
 
   // Embeddings.
-  const TensorView& emb = m.weights.embed;
-  const size_t emb_row = dtype_row_bytes(emb.dtype, H);
   for (size_t t = 0; t < T; ++t) {
-    convert_to_f32(emb.dtype, static_cast<const uint8_t*>(emb.data) + (size_t)tokens[t] * emb_row,
-                   s.x.data() + t * H, H);
+    embed_row(m.weights.embed, tokens[t], H, s.x.data() + t * H);
     s.positions[t] = (int32_t)(s.n_past + t);
   }
 
@@ -143,10 +156,14 @@ Result<LlamaModel> llama_model(const Config& config, const ModelWeights& weights
   if ((int64_t)weights.layers.size() != config.num_hidden_layers)
     return error(strformat("weights have %zu layers, config says num_hidden_layers = %lld",
                            weights.layers.size(), (long long)config.num_hidden_layers));
-  if (!matmul_supports(weights.embed.dtype))
-    return error(strformat("tensor %s has dtype %s, which embedding lookup does not support yet "
-                           "(F32, F16, BF16 only)", weights.embed.name.c_str(),
+  const QuantTraits* emb_q = quant_traits(weights.embed.dtype);
+  if (!matmul_supports(weights.embed.dtype) && !(emb_q && emb_q->weight_format))
+    return error(strformat("tensor %s has dtype %s, which embedding lookup does not support "
+                           "(F32, F16, BF16 or a GGUF block weight type)", weights.embed.name.c_str(),
                            dtype_name(weights.embed.dtype)));
+  if (emb_q && config.hidden_size % emb_q->block_size != 0)
+    return error(strformat("tensor %s: hidden size %lld is not a multiple of the %s block size",
+                           weights.embed.name.c_str(), (long long)config.hidden_size, emb_q->name));
   CARTLM_RETURN_IF_ERROR(check_matrix(weights.lm_head));
   LlamaModel m;
   m.config = config;

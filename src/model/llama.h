@@ -41,8 +41,10 @@ struct LlamaModel {
   std::vector<float> final_norm;
 };
 
-// Checks that the forward pass can run these weights (matrix dtypes it can multiply: F32, F16,
-// BF16; head_dim even and <= 1024) and converts the small tensors. Errors name the tensor.
+// Checks that the forward pass can run these weights (matrix dtypes matmul_accepts: F32, F16,
+// BF16 and the GGUF block types Q4_0..Q8_0, Q2_K..Q6_K with rows a multiple of the block size;
+// the embedding may be any of those, one row is dequantized per token; head_dim even and
+// <= 1024) and converts the small tensors. Errors name the tensor.
 Result<LlamaModel> llama_model(const Config& config, const ModelWeights& weights,
                                RopeMode rope_mode = RopeMode::Neox);
 

@@ -35,6 +35,7 @@
 #include "core/status.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "quant/nf4.h"
 
 namespace cartlm {
 
@@ -86,6 +87,26 @@ void matmul_forward_frozen(float* out, const float* inp, DType wtype, const void
                            const float* bias, size_t BT, size_t C, size_t OC, ThreadPool* pool);
 void matmul_backward_frozen(float* dinp, const float* dout, DType wtype, const void* weight,
                             size_t BT, size_t C, size_t OC, ThreadPool* pool);
+// A frozen base matrix (OC, C): a view in its checkpoint dtype (F32/F16/BF16; the memory belongs
+// to the loader's mapping) or an NF4 tensor (QLoRA). NF4 is dequantized a tile of rows at a time
+// into f32 and multiplied with the f32 kernels (the tile loop is sequential, each tile's dequant
+// and matmul are split over the pool, so results do not depend on the thread count).
+struct FrozenMatrix {
+  DType dtype = DType::F32;        // F32, F16, BF16 (data) or NF4 (nf4)
+  const void* data = nullptr;      // (OC, C) of dtype; nullptr for NF4
+  const Nf4Tensor* nf4 = nullptr;  // set when dtype == NF4
+  bool present() const { return data != nullptr || nf4 != nullptr; }
+};
+// Floats of scratch the two calls below need for w (OC, C) with up to BT rows: for NF4 one
+// dequantized tile of rows plus the matching dout columns; 0 for views (scratch may be nullptr).
+size_t frozen_scratch_floats(const FrozenMatrix& w, size_t BT, size_t C, size_t OC);
+void matmul_forward_frozen(float* out, const float* inp, const FrozenMatrix& w, const float* bias,
+                           size_t BT, size_t C, size_t OC, float* scratch, ThreadPool* pool);
+void matmul_backward_frozen(float* dinp, const float* dout, const FrozenMatrix& w, size_t BT,
+                            size_t C, size_t OC, float* scratch, ThreadPool* pool);
+// out (BT, C) = rows tokens[i] of a frozen embedding (V, C) (F32/F16/BF16; not NF4), as f32.
+void embedding_forward_frozen(float* out, const int32_t* tokens, const FrozenMatrix& wte,
+                              size_t BT, size_t C, size_t V);
 
 // ---------------------------------------------------------------------------------------------
 // Rope, NEOX (HF rotate_half) order: pair (i, i + HD/2) of a head turns by
@@ -280,6 +301,10 @@ struct LayerParams {
   Real* wgate = nullptr;  // (I, C)
   Real* wup = nullptr;    // (I, C)
   Real* wdown = nullptr;  // (C, I)
+  // Frozen base matrices of this layer, indexed by LoraSite (float only; nullptr: the Real*
+  // matrices above are used). When set, wq..wdown are nullptr.
+  const FrozenMatrix* frozen = nullptr;
+  float* frozen_scratch = nullptr;  // frozen_scratch_floats of the layer's largest NF4 site
 };
 template <class Real>
 struct LayerLora {
@@ -392,6 +417,27 @@ struct TrainOptions {
   size_t max_seq = 0;     // T; 0 = config.max_position_embeddings
   bool use_lora = false;  // true: base frozen (no base grads), adapters trained
   LoraConfig lora;
+  // With use_lora, float only: the linear matrices, embedding and LM head are not allocated in
+  // params (those tensors get size 0); attach a FrozenBase (TrainModel::frozen) before the first
+  // forward. train_model_for_adapter (train/lora_model.h) does both. param_sizes /
+  // num_parameters then count only what params holds (norms, q/k/v biases); FrozenBase has the
+  // base's size.
+  bool frozen_base = false;
+};
+
+// The frozen base of a LoRA / QLoRA model on a real checkpoint: per layer the seven linear
+// matrices (indexed by LoraSite), the embedding and LM head (views, never NF4), and whatever owns
+// the memory they point into (the checkpoint mapping, the NF4 tensors).
+struct FrozenBase {
+  std::shared_ptr<void> owner;  // keeps the mapping alive (the safetensors Checkpoint)
+  std::vector<std::unique_ptr<Nf4Tensor>> nf4;  // QLoRA storage
+  FrozenMatrix embed;    // (V, C)
+  FrozenMatrix lm_head;  // (V, C); = embed when tied
+  std::vector<std::vector<FrozenMatrix>> layers;  // [L][kNumLoraSites]
+  // Bytes of the base matrices as held (NF4 tensors, or the views' bytes in their dtype), and of
+  // the embedding / LM head views.
+  size_t matrix_bytes = 0, embed_bytes = 0;
+  size_t matrix_params = 0;
 };
 
 template <class Real>
@@ -415,6 +461,10 @@ struct TrainModel {
   size_t B = 0, T = 0;
   bool dropout_active = false;  // the last forward drew LoRA dropout masks
   double loss = 0.0;
+  // Set with opt.frozen_base (float only): the base matrices come from here; shared so copies of
+  // the model (moves out of a Result) keep the mapping alive.
+  std::shared_ptr<const FrozenBase> frozen;
+  AlignedArray<float> frozen_scratch;  // NF4 tiles (max frozen_scratch_floats over the sites)
   bool train_base() const { return !opt.use_lora; }
   // The flat arrays an optimizer updates: params/grads (full training) or the LoRA ones. Same
   // layout in both, so AdamW is one loop over num_trainable() elements.

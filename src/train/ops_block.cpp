@@ -5,6 +5,7 @@
 //   res1 = x + atty·Woᵀ (+LoRA);  ln2 = rmsnorm(res1);  gate, up = ln2·Wᵀ (+LoRA)
 //   swi = silu(gate)·up;  out = res1 + swi·Wdownᵀ (+LoRA)
 #include <algorithm>
+#include <type_traits>
 
 #include "core/check.h"
 #include "core/thread_pool.h"
@@ -178,7 +179,15 @@ void block_forward(const BlockConfig& bc, const LayerParams<Real>& p, const Laye
   // out (BT, cout) = in (BT, cin) · wᵀ + b, plus the site's adapter if it has one.
   auto linear = [&](Real* out, const Real* in, const Real* w, const Real* b, size_t cin,
                     size_t cout, int site) {
-    matmul_forward(out, in, w, b, BT, cin, cout, pool);
+    if constexpr (std::is_same_v<Real, float>) {
+      if (p.frozen)
+        matmul_forward_frozen(out, in, p.frozen[site], b, BT, cin, cout, p.frozen_scratch, pool);
+      else
+        matmul_forward(out, in, w, b, BT, cin, cout, pool);
+    } else {
+      CARTLM_CHECK(!p.frozen);
+      matmul_forward(out, in, w, b, BT, cin, cout, pool);
+    }
     if (lora && lora->A[site]) {
       const uint8_t* mask = dropout ? a.lora_mask[site] : nullptr;
       CARTLM_CHECK(!dropout || mask);
@@ -220,7 +229,18 @@ void block_backward(const BlockConfig& bc, const LayerParams<Real>& p, const Lay
   // dinp (BT, cin) += dout (BT, cout) · w; weight/bias grads; adapter grads for the site.
   auto linear_back = [&](Real* dinp, const Real* dout, const Real* in, const Real* w, Real* dw,
                          Real* db, size_t cin, size_t cout, int site) {
-    matmul_backward(dinp, dw, db, dout, in, w, BT, cin, cout, pool);
+    if constexpr (std::is_same_v<Real, float>) {
+      if (p.frozen) {
+        CARTLM_CHECK(!dw && !db);  // a frozen base has no gradients
+        matmul_backward_frozen(dinp, dout, p.frozen[site], BT, cin, cout, p.frozen_scratch,
+                               pool);
+      } else {
+        matmul_backward(dinp, dw, db, dout, in, w, BT, cin, cout, pool);
+      }
+    } else {
+      CARTLM_CHECK(!p.frozen);
+      matmul_backward(dinp, dw, db, dout, in, w, BT, cin, cout, pool);
+    }
     if (lora && lora->A[site]) {
       lora_backward(dinp, dlora ? dlora->A[site] : (Real*)nullptr,
                     dlora ? dlora->B[site] : (Real*)nullptr, s.lora_dh, s.lora_bt, s.lora_x, dout,

@@ -2,6 +2,7 @@
 // initialization, loading from a checkpoint, and forward/backward
 //   embedding -> L blocks -> final rmsnorm -> LM head (tied or not) -> masked cross-entropy.
 #include <cmath>
+#include <type_traits>
 
 #include "core/check.h"
 #include "core/strings.h"
@@ -106,6 +107,8 @@ Result<TrainModel<Real>> train_model_create(const Config& config, const TrainOpt
   Config c = config;
   CARTLM_RETURN_IF_ERROR(finalize_config(c, "training config"));
   CARTLM_RETURN_IF_ERROR(check_train_config(c, opt));
+  if (opt.frozen_base && (!opt.use_lora || !std::is_same_v<Real, float>))
+    return error("frozen_base needs use_lora and float parameters");
   TrainModel<Real> m;
   m.config = c;
   m.opt = opt;
@@ -114,6 +117,12 @@ Result<TrainModel<Real>> train_model_create(const Config& config, const TrainOpt
   m.inv_freq = rope_inv_freq(c);
 
   fill_in_parameter_sizes(m.param_sizes, c);
+  if (opt.frozen_base) {
+    // Only norms and biases live in params; the matrices stay in the FrozenBase.
+    for (int t : {kParamWte, kParamWq, kParamWk, kParamWv, kParamWo, kParamWgate, kParamWup,
+                  kParamWdown, kParamLmHead})
+      m.param_sizes[t] = 0;
+  }
   m.num_parameters = point_tensors<Real>(m.params.t, m.param_sizes, kNumParamTensors, nullptr);
   m.params_memory.allocate(m.num_parameters);
   point_tensors(m.params.t, m.param_sizes, kNumParamTensors, m.params_memory.data());
@@ -230,6 +239,9 @@ std::vector<ParamSlot> lora_slots(const Config& c, const LoraConfig& lora) {
 
 Status train_model_load(TrainModel<float>& m, const ModelWeights& w) {
   const Config& c = m.config;
+  if (m.opt.frozen_base)
+    return error("train_model_load copies a full base; a frozen-base model loads with "
+                 "train_model_for_adapter");
   if ((int64_t)w.layers.size() != c.num_hidden_layers)
     return error(strformat("weights have %zu layers, the training config %lld", w.layers.size(),
                            (long long)c.num_hidden_layers));
@@ -275,6 +287,16 @@ Status train_model_load(TrainModel<float>& m, const ModelWeights& w) {
 // ---------------------------------------------------------------------------------------------
 
 namespace {
+
+// The frozen base a forward must use, nullptr when the matrices live in params. A frozen-base
+// model without one attached is a bug of the caller.
+template <class Real>
+const FrozenBase* frozen_of(const TrainModel<Real>& m) {
+  CARTLM_CHECK(!m.opt.frozen_base || m.frozen);
+  const FrozenBase* fz = m.opt.frozen_base ? m.frozen.get() : nullptr;
+  CARTLM_CHECK(!fz || fz->layers.size() == (size_t)m.config.num_hidden_layers);
+  return fz;
+}
 
 template <class Real>
 BlockConfig model_block_config(const TrainModel<Real>& m) {
@@ -324,17 +346,37 @@ double train_model_forward(TrainModel<Real>& m, const int32_t* tokens, const int
       }
   }
   TrainActivations<Real>& a = m.acts;
-  embedding_forward(a.encoded, m.tokens.data(), m.params.t[kParamWte], BT, C, V);
+  const FrozenBase* fz = frozen_of(m);
+  if constexpr (std::is_same_v<Real, float>) {
+    if (fz)
+      embedding_forward_frozen(a.encoded, m.tokens.data(), fz->embed, BT, C, V);
+    else
+      embedding_forward(a.encoded, m.tokens.data(), m.params.t[kParamWte], BT, C, V);
+  } else {
+    embedding_forward(a.encoded, m.tokens.data(), m.params.t[kParamWte], BT, C, V);
+  }
   const Real* x = a.encoded;
   for (size_t l = 0; l < L; ++l) {
-    const LayerParams<Real> lp = layer_params(m.params, c, l);
+    LayerParams<Real> lp = layer_params(m.params, c, l);
+    if (fz) {
+      lp.frozen = fz->layers[l].data();
+      lp.frozen_scratch = m.frozen_scratch.data();
+    }
     const LayerLora<Real> ll =
         m.opt.use_lora ? layer_lora(m.lora, c, m.opt.lora, l) : LayerLora<Real>{};
     block_forward(bc, lp, m.opt.use_lora ? &ll : nullptr, a.layers[l], a.scratch, x, pool);
     x = a.layers[l].out;
   }
   rmsnorm_forward(a.lnf, a.lnf_rstd, x, m.params.t[kParamLnfw], BT, C, bc.eps, pool);
-  matmul_forward(a.logits, a.lnf, m.params.lm_head(), (const Real*)nullptr, BT, C, V, pool);
+  if constexpr (std::is_same_v<Real, float>) {
+    if (fz)
+      matmul_forward_frozen(a.logits, a.lnf, fz->lm_head, nullptr, BT, C, V,
+                            m.frozen_scratch.data(), pool);
+    else
+      matmul_forward(a.logits, a.lnf, m.params.lm_head(), (const Real*)nullptr, BT, C, V, pool);
+  } else {
+    matmul_forward(a.logits, a.lnf, m.params.lm_head(), (const Real*)nullptr, BT, C, V, pool);
+  }
   m.loss = cross_entropy_forward(a.losses, a.lse, a.logits, m.targets.data(), m.loss_mask.data(),
                                  BT, V, pool);
   return m.loss;
@@ -359,15 +401,26 @@ void train_model_backward(TrainModel<Real>& m, ThreadPool* pool) {
   cross_entropy_backward(a.logits, a.logits, a.lse, m.targets.data(), m.loss_mask.data(), BT, V,
                          1.0, pool);
   td::zero(a.scratch.dln, BT * C);
-  matmul_backward(a.scratch.dln, base ? m.grads.lm_head() : (Real*)nullptr, (Real*)nullptr,
-                  a.logits, a.lnf, m.params.lm_head(), BT, C, V, pool);
+  const FrozenBase* fz = frozen_of(m);
+  if constexpr (std::is_same_v<Real, float>) {
+    if (fz)
+      matmul_backward_frozen(a.scratch.dln, a.logits, fz->lm_head, BT, C, V,
+                             m.frozen_scratch.data(), pool);
+  }
+  if (!fz)
+    matmul_backward(a.scratch.dln, base ? m.grads.lm_head() : (Real*)nullptr, (Real*)nullptr,
+                    a.logits, a.lnf, m.params.lm_head(), BT, C, V, pool);
   const Real* xL = L ? a.layers[L - 1].out : a.encoded;
   td::zero(a.dres, BT * C);
   rmsnorm_backward(a.dres, base ? m.grads.t[kParamLnfw] : (Real*)nullptr, a.scratch.dln, xL,
                    m.params.t[kParamLnfw], a.lnf_rstd, BT, C, pool);
   // Blocks, last to first; dres carries the residual-stream gradient down.
   for (size_t l = L; l-- > 0;) {
-    const LayerParams<Real> lp = layer_params(m.params, c, l);
+    LayerParams<Real> lp = layer_params(m.params, c, l);
+    if (fz) {
+      lp.frozen = fz->layers[l].data();
+      lp.frozen_scratch = m.frozen_scratch.data();
+    }
     const LayerParams<Real> dlp = layer_params(m.grads, c, l);
     LayerLora<Real> ll, dll;
     if (m.opt.use_lora) {

@@ -391,9 +391,10 @@ TEST(Llama, BadInputReturnsErrorsAndLeavesSessionUnchanged) {
   bad_kv.kv_type = DType::Q8_0;
   EXPECT_FALSE(llama_session(m, bad_kv).ok());
 
-  // Block-quantized matrices are refused with the tensor's name (until quant kernels plug in).
+  // A matrix dtype matmul cannot multiply is refused with the tensor's name (block-quantized
+  // types run since the quantized kernels landed: tests/model/llama_quant_test.cpp).
   ModelWeights q = tm.w;
-  q.layers[1].w_up.dtype = DType::Q4_K;
+  q.layers[1].w_up.dtype = DType::NF4;
   Result<LlamaModel> r = llama_model(tm.c, q);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.message().find("model.layers.1.mlp.up_proj.weight"), std::string::npos) << r.message();
