@@ -1,4 +1,5 @@
 #include "model/load.h"
+#include "model/load_internal.h"
 
 #include <filesystem>
 #include <fstream>
@@ -54,15 +55,20 @@ Result<std::unique_ptr<LoadedModel>> load_model_hf_dir(const std::string& dir) {
   lm->weight_type = dtype_name(w.layers.empty() ? w.embed.dtype : w.layers[0].wq.dtype);
   for (const auto& [name, view] : lm->checkpoint.tensors) lm->weight_bytes += view.nbytes;
   CARTLM_ASSIGN_OR_RETURN(lm->model, llama_model(c, w));
-  CARTLM_ASSIGN_OR_RETURN(lm->tokenizer, load_tokenizer(dir));
-  if (lm->tokenizer.size() > c.vocab_size)
-    return error(strformat("%s: tokenizer has %d tokens but config.json vocab_size is %lld",
-                           dir.c_str(), lm->tokenizer.size(), (long long)c.vocab_size));
-  if (has_intent_meta(dir)) {
-    CARTLM_ASSIGN_OR_RETURN(lm->meta, load_intent_meta(dir));
-    lm->has_meta = true;
-  }
+  CARTLM_RETURN_IF_ERROR(load_dir_tokenizer_and_meta(*lm, dir, c));
   return lm;
+}
+
+Status load_dir_tokenizer_and_meta(LoadedModel& lm, const std::string& dir, const Config& c) {
+  CARTLM_ASSIGN_OR_RETURN(lm.tokenizer, load_tokenizer(dir));
+  if (lm.tokenizer.size() > c.vocab_size)
+    return error(strformat("%s: tokenizer has %d tokens but config.json vocab_size is %lld",
+                           dir.c_str(), lm.tokenizer.size(), (long long)c.vocab_size));
+  if (has_intent_meta(dir)) {
+    CARTLM_ASSIGN_OR_RETURN(lm.meta, load_intent_meta(dir));
+    lm.has_meta = true;
+  }
+  return Status();
 }
 
 }  // namespace cartlm

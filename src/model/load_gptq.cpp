@@ -16,6 +16,7 @@
 #include "formats/hf_config.h"
 #include "model/gptq_checkpoint.h"
 #include "model/load.h"
+#include "model/load_internal.h"
 #include "model/weights.h"
 #include "quant/blocks.h"
 
@@ -184,14 +185,7 @@ Result<std::unique_ptr<LoadedModel>> load_model_gptq(const std::string& dir) {
   lm->weight_type = strformat("GPTQ-%lld", (long long)bits) + (dtypes.empty() ? "" : " (" + dtypes + ")");
   CARTLM_ASSIGN_OR_RETURN(ModelWeights w, bind_weights(c, map));
   CARTLM_ASSIGN_OR_RETURN(lm->model, llama_model(c, w));
-  CARTLM_ASSIGN_OR_RETURN(lm->tokenizer, load_tokenizer(dir));
-  if (lm->tokenizer.size() > c.vocab_size)
-    return error(strformat("%s: tokenizer has %d tokens but config.json vocab_size is %lld",
-                           dir.c_str(), lm->tokenizer.size(), (long long)c.vocab_size));
-  if (has_intent_meta(dir)) {
-    CARTLM_ASSIGN_OR_RETURN(lm->meta, load_intent_meta(dir));
-    lm->has_meta = true;
-  }
+  CARTLM_RETURN_IF_ERROR(load_dir_tokenizer_and_meta(*lm, dir, c));
   return lm;
 }
 
