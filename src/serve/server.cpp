@@ -221,8 +221,13 @@ struct Server::Impl {
         [this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
           send_error(res, make_error(500, "server_error", "internal_error", "internal error"));
         });
-    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    // Counted just before the status line is written (httplib's post-routing hook), not in the
+    // logger, which runs after the client already has its answer: a client that reads /metrics
+    // right after a response must see that response counted.
+    http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       metrics.record_request(route_label(req.path), res.status);
+    });
+    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       if (opt.log_requests) {
         std::fprintf(stderr, "%s %s %d %zu bytes\n", req.method.c_str(), req.path.c_str(),
                      res.status, res.body.size());
