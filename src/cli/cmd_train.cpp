@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "core/file_io.h"
 #include "core/strings.h"
+#include "core/utf8.h"
 #include "core/thread_pool.h"
 #include "core/timer.h"
 #include "data/catalog.h"
@@ -33,6 +34,7 @@ struct TrainArgs {
   std::string mode = "full";
   std::string catalog;
   std::string schedule = "cosine";
+  std::string text_norm;  // empty: fold for tiny, else the base's (none when it has no cartlm.json)
   TrainerOptions opt;
   int threads = 0;
   size_t max_seq = 0;
@@ -81,7 +83,9 @@ Result<Data> load_data(const TrainArgs& a, const Catalog& catalog) {
   defaults.seed = a.opt.seed;
   CARTLM_ASSIGN_OR_RETURN(Dataset held_out, generate_dataset(catalog, defaults));
   std::set<std::string> eval_texts;
-  for (const Example& ex : held_out.eval) eval_texts.insert(normalize_for_overlap(ex.text));
+  // Compared without case and diacritics, as the tiny model's folded prompts see them.
+  for (const Example& ex : held_out.eval)
+    eval_texts.insert(strip_diacritics(normalize_for_overlap(ex.text)));
   GeneratorOptions g;
   g.seed = a.opt.seed;
   g.size = a.gen_size;
@@ -91,7 +95,7 @@ Result<Data> load_data(const TrainArgs& a, const Catalog& catalog) {
   size_t dropped = 0;
   for (auto* split : {&big.train, &big.val}) {
     auto keep_end = std::remove_if(split->begin(), split->end(), [&](const Example& ex) {
-      return eval_texts.count(normalize_for_overlap(ex.text)) > 0;
+      return eval_texts.count(strip_diacritics(normalize_for_overlap(ex.text))) > 0;
     });
     dropped += (size_t)(split->end() - keep_end);
     split->erase(keep_end, split->end());
@@ -105,11 +109,12 @@ Result<Data> load_data(const TrainArgs& a, const Catalog& catalog) {
 
 // The tiny model's tokenizer: byte-level BPE learned from the training texts and completions,
 // with <|pad|>, <|begin_of_text|>, <|end_of_text|> at ids 0, 1, 2 (the tiny preset's layout).
-Result<Tokenizer> tiny_tokenizer(const std::vector<Example>& train, int64_t vocab) {
+Result<Tokenizer> tiny_tokenizer(const std::vector<Example>& train, int64_t vocab,
+                                 TextNormalization norm) {
   std::vector<std::string> texts;
   texts.reserve(train.size() * 2);
   for (const Example& ex : train) {
-    texts.push_back(ex.text);
+    texts.push_back(normalize_text(norm, ex.text));
     texts.push_back(label_to_json_text(ex.label));
   }
   BpeTrainOptions bo;
@@ -204,7 +209,13 @@ int run_train(TrainArgs& a) {
   std::unique_ptr<LoadedModel> base;
   Config config;
   if (tiny) {
-    auto t = tiny_tokenizer(data->train, a.vocab);
+    meta.text_normalization = TextNormalization::fold;
+    if (!a.text_norm.empty()) {
+      auto n = parse_text_normalization(a.text_norm);
+      if (!n.ok()) return fail(n.status().with_context("--text-norm"));
+      meta.text_normalization = *n;
+    }
+    auto t = tiny_tokenizer(data->train, a.vocab, meta.text_normalization);
     if (!t.ok()) return fail(t.status().with_context("tiny tokenizer"));
     tok = std::move(*t);
     auto c = tiny_config(a, tok);
@@ -218,6 +229,7 @@ int run_train(TrainArgs& a) {
       auto bm = load_intent_meta(a.base);
       if (!bm.ok()) return fail(bm.status());
       meta.prompt_template = bm->prompt_template;
+      meta.text_normalization = bm->text_normalization;
     }
     auto c = load_hf_config(join_path(a.base, "config.json"));
     if (!c.ok()) return fail(c.status().with_context("--base"));
@@ -229,7 +241,10 @@ int run_train(TrainArgs& a) {
     if (base->format != ModelFormat::HfDir)
       return fail(error("--base " + a.base + ": full training needs an HF checkpoint directory"));
     tok = base->tokenizer;
-    if (base->has_meta) meta.prompt_template = base->meta.prompt_template;
+    if (base->has_meta) {
+      meta.prompt_template = base->meta.prompt_template;
+      meta.text_normalization = base->meta.text_normalization;
+    }
     config = base->model.config;
   }
   const size_t max_seq = a.max_seq ? a.max_seq : (size_t)config.max_position_embeddings;
@@ -434,6 +449,10 @@ void register_train(CLI::App& root, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--gen-size", a->gen_size, "Tiny without --data: examples to generate (train+val)")
       ->capture_default_str();
+  cmd->add_option("--text-norm", a->text_norm,
+                  "Tiny: how messages enter the prompt: fold (lower case, no diacritics; the "
+                  "default) or none. Saved in cartlm.json and applied at inference too")
+      ->check(CLI::IsMember({"none", "fold"}));
   cmd->add_option("--vocab", a->vocab, "Tiny: BPE vocabulary size")->capture_default_str();
   cmd->add_option("--hidden", a->hidden, "Tiny: override hidden_size");
   cmd->add_option("--layers", a->layers,

@@ -36,11 +36,26 @@ Status validate_intent_meta(const IntentMeta& meta) {
   return Status();
 }
 
+const char* text_normalization_name(TextNormalization n) {
+  return n == TextNormalization::fold ? "fold" : "none";
+}
+
+Result<TextNormalization> parse_text_normalization(std::string_view name) {
+  if (name == "none") return TextNormalization::none;
+  if (name == "fold") return TextNormalization::fold;
+  return error("unknown text normalization '" + std::string(name) + "' (expected none or fold)");
+}
+
+std::string normalize_text(TextNormalization n, std::string_view text) {
+  if (n == TextNormalization::none) return std::string(text);
+  return strip_diacritics(to_lower(text));
+}
+
 std::string render_prompt(const IntentMeta& meta, std::string_view text) {
   const size_t at = meta.prompt_template.find(kSlot);
   CARTLM_CHECK(at != std::string::npos);
   std::string out = meta.prompt_template.substr(0, at);
-  out += text;
+  out += normalize_text(meta.text_normalization, text);
   out += meta.prompt_template.substr(at + kSlot.size());
   return out;
 }
@@ -55,6 +70,7 @@ std::string intent_meta_to_json_text(const IntentMeta& meta) {
   json j = json::object();
   j["prompt_template"] = meta.prompt_template;
   j["products"] = meta.products;
+  j["text_normalization"] = text_normalization_name(meta.text_normalization);
   return j.dump(2) + "\n";
 }
 
@@ -73,6 +89,13 @@ Result<IntentMeta> intent_meta_from_json_text(std::string_view text, const std::
       if (!p.is_string()) return error(label + ": products must be an array of strings");
       meta.products.push_back(p.get<std::string>());
     }
+  }
+  it = j.find("text_normalization");
+  if (it != j.end()) {
+    if (!it->is_string()) return error(label + ": text_normalization must be a string");
+    auto n = parse_text_normalization(it->get<std::string>());
+    if (!n.ok()) return error(label + ": text_normalization: " + n.message());
+    meta.text_normalization = *n;
   }
   Status st = validate_intent_meta(meta);
   if (!st.ok()) return error(label + ": " + st.message());

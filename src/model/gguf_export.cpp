@@ -338,6 +338,10 @@ Result<GgufExportStats> export_gguf(const LoadedModel& m, const std::string& out
     if (m.has_meta) {
       kvs.push_back({kGgufKeyPromptTemplate, GgufValue::string(m.meta.prompt_template)});
       kvs.push_back({kGgufKeyProducts, GgufValue::array_strings(m.meta.products)});
+      if (m.meta.text_normalization != TextNormalization::none) {
+        kvs.push_back({kGgufKeyTextNormalization,
+                       GgufValue::string(text_normalization_name(m.meta.text_normalization))});
+      }
     }
   }
   // rope_freqs (llama3 scaling) for exports from HF checkpoints.

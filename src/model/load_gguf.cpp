@@ -58,6 +58,12 @@ Result<std::unique_ptr<LoadedModel>> load_model_gguf(const std::string& path) {
       CARTLM_ASSIGN_OR_RETURN(auto products, f.get_array_strings(kGgufKeyProducts));
       meta.products.assign(products.begin(), products.end());
     }
+    if (f.has(kGgufKeyTextNormalization)) {
+      CARTLM_ASSIGN_OR_RETURN(std::string name, f.get_string_or(kGgufKeyTextNormalization, "none"));
+      auto n = parse_text_normalization(name);
+      if (!n.ok()) return error(path + ": " + kGgufKeyTextNormalization + ": " + n.message());
+      meta.text_normalization = *n;
+    }
     auto st = validate_intent_meta(meta);
     if (!st.ok()) return error(path + ": " + st.message());
     lm->meta = std::move(meta);

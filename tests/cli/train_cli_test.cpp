@@ -37,6 +37,14 @@ TEST_F(TrainCli, WritesALoadableModelDirectoryWithLogs) {
   EXPECT_EQ(log["val_judged"], 4);
   EXPECT_TRUE(log["val_exact_match"].is_number());
   EXPECT_EQ(log["val_loss"].size(), 2u);
+  // The tiny model folds case and diacritics by default; --text-norm none turns it off.
+  auto meta = nlohmann::json::parse(read_file(path("out/cartlm.json")).value(), nullptr, false);
+  EXPECT_EQ(meta["text_normalization"], "fold");
+  RunResult plain = run(train_args("plain") + " --text-norm none --max-steps 1");
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  meta = nlohmann::json::parse(read_file(path("plain/cartlm.json")).value(), nullptr, false);
+  EXPECT_EQ(meta["text_normalization"], "none");
+  EXPECT_NE(run(train_args("bad") + " --text-norm upper").code, 0);
   RunResult g = run("generate --model " + path("out") + " --prompt 'Shopper: add soap\nCart: '");
   EXPECT_EQ(g.code, 0) << g.err;
 }

@@ -18,6 +18,23 @@ TEST(IntentMeta, RenderPutsTextIntoTheSlot) {
   EXPECT_EQ(render_prompt(d, "add 2 soaps"), "Shopper: add 2 soaps\nCart: ");
 }
 
+TEST(IntentMeta, FoldNormalizationLowersCaseAndDropsDiacritics) {
+  IntentMeta m;
+  EXPECT_EQ(render_prompt(m, "PONME 3 BUFANDAS"), "Shopper: PONME 3 BUFANDAS\nCart: ");
+  m.text_normalization = TextNormalization::fold;
+  EXPECT_EQ(render_prompt(m, "PONME 3 BUFANDAS"), "Shopper: ponme 3 bufandas\nCart: ");
+  EXPECT_EQ(render_prompt(m, "ŽELIM 2 ČAJA, Añade Ñandú"),
+            "Shopper: zelim 2 caja, anade nandu\nCart: ");
+  // The template itself is not touched, and bytes that are not UTF-8 pass through.
+  EXPECT_EQ(prompt_prefix(m), "Shopper: ");
+  EXPECT_EQ(normalize_text(TextNormalization::fold, std::string("A\xff", 2)),
+            std::string("a\xff", 2));
+  EXPECT_EQ(text_normalization_name(TextNormalization::fold), std::string("fold"));
+  EXPECT_EQ(*parse_text_normalization("none"), TextNormalization::none);
+  EXPECT_NE(parse_text_normalization("lower").message().find("expected none or fold"),
+            std::string::npos);
+}
+
 TEST(IntentMeta, ValidationNamesTheProblem) {
   IntentMeta m;
   m.prompt_template = "no slot";
@@ -50,6 +67,18 @@ TEST(IntentMeta, JsonRoundTripAndErrors) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.message().find("array of strings"), std::string::npos);
   EXPECT_FALSE(intent_meta_from_json_text("[1,", "x.json").ok());
+  // text_normalization: round trip, absent means none, bad values are named.
+  m.text_normalization = TextNormalization::fold;
+  back = intent_meta_from_json_text(intent_meta_to_json_text(m), "x.json");
+  ASSERT_TRUE(back.ok()) << back.message();
+  EXPECT_EQ(back->text_normalization, TextNormalization::fold);
+  back = intent_meta_from_json_text("{\"prompt_template\": \"{text}\"}", "x.json");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->text_normalization, TextNormalization::none);
+  bad = intent_meta_from_json_text(
+      "{\"prompt_template\": \"{text}\", \"text_normalization\": \"upper\"}", "x.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("x.json: text_normalization"), std::string::npos);
 }
 
 TEST(IntentMeta, SaveAndLoadDirectory) {

@@ -88,6 +88,7 @@ std::string make_model(const std::string& preset) {
   EXPECT_TRUE(r.ok()) << r.message();
   IntentMeta meta;
   meta.products = {"Lip Balm", "Green Tea"};
+  meta.text_normalization = TextNormalization::fold;  // as the tiny model is trained
   EXPECT_TRUE(save_intent_meta(dir, meta).ok());
   return dir;
 }
@@ -154,6 +155,7 @@ void round_trip(const std::string& preset) {
   EXPECT_EQ((*gg)->tokenizer.merges, (*hf)->tokenizer.merges);
   EXPECT_TRUE((*gg)->has_meta);
   EXPECT_EQ((*gg)->meta.products, (std::vector<std::string>{"Lip Balm", "Green Tea"}));
+  EXPECT_EQ((*gg)->meta, (*hf)->meta);  // prompt template, products and text normalization
 
   // Same logits: the permuted q/k with NORM rope compute the same attention as HF order with NEOX.
   const std::vector<int32_t> toks = {1, 17, 200, 33, 5, 99, 250};
