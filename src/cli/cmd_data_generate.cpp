@@ -130,6 +130,9 @@ void register_data_generate(CLI::App& data, int& exit_code) {
                   "A sign-off (thanks!, hvala unaprijed, gracias de antemano)")
       ->capture_default_str();
   cmd->add_option("--emoji-rate", n.emoji, "Emojis")->capture_default_str();
+  cmd->add_option("--detail-rate", n.detail,
+                  "A detail about the item (small, in black, na akciji, de oferta)")
+      ->capture_default_str();
   cmd->add_option("--brand-rate", n.brand,
                   "An unrelated brand or shop after the product (from Nivea, iz Konzuma, de Mercadona)")
       ->capture_default_str();

@@ -105,6 +105,9 @@ struct LangPack {
   // ("from {brand}", " iz Konzuma") go right after the product phrase.
   std::vector<const char*> brand_clauses;
   std::vector<const char*> brands;
+  // Details about the item (noise kind "detail"): words put in front of the product (en
+  // adjectives; none for hr/es, whose adjectives would have to agree) and phrases after it.
+  std::vector<const char*> detail_before, detail_after;
   // Numbers that are not the quantity: {ord} order number, {price}, {size}, {hour}.
   // A leading '^' puts the clause in front of the message, '@' right after the product phrase;
   // otherwise it is appended (before the final punctuation).

@@ -23,6 +23,7 @@ NoiseRates NoiseRates::scaled(double s) const {
   o.casing = f(casing);
   o.punct = f(punct);
   o.distractor = f(distractor);
+  o.detail = f(detail);
   return o;
 }
 
@@ -477,6 +478,38 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
       if (starts_with(clause, ",") || starts_with(clause, " -")) append_clause(pieces, clause);
       else insert_after_product(pieces, clause);
       names.push_back("brand");
+      break;
+    }
+  }
+  // Shoppers describe the item ("3 small towels", "jeans in black", "šampon za djecu"): the
+  // model must find the product among words that are not its name. The phrases are generic on
+  // purpose and share no word with the catalog's eval-only forms (tests/data/noise_test.cpp).
+  if (hit(rates.detail) && !pack.detail_after.empty()) {
+    // An adjective goes in front of the product piece, but never after "an" ("an small apple").
+    size_t at = pieces.size();
+    for (size_t i = 0; i < pieces.size(); ++i)
+      if (pieces[i].role == PieceRole::product) at = i;
+    bool can_precede = !pack.detail_before.empty() && at < pieces.size();
+    if (can_precede) {
+      std::string prev;
+      for (size_t i = 0; i < at; ++i) prev += pieces[i].text;
+      std::string prev_low = to_lower(trim(prev));
+      can_precede = !(prev_low == "an" || ends_with(prev_low, " an"));
+    }
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      const bool before = can_precede && rng.bernoulli(0.5);
+      std::string phrase = before ? pick(rng, pack.detail_before) : pick(rng, pack.detail_after);
+      std::string low = to_lower(phrase);
+      bool clashes = false;
+      if (ctx.product_words)
+        for (const std::string& w : *ctx.product_words) clashes |= contains_word(low, w);
+      if (clashes) continue;
+      if (before) {
+        pieces[at].text = phrase + " " + pieces[at].text;
+      } else {
+        insert_after_product(pieces, phrase);
+      }
+      names.push_back("detail");
       break;
     }
   }

@@ -27,6 +27,7 @@ struct NoiseRates {
   double casing = 0.35;       // all lower, ALL CAPS or Sentence case
   double punct = 0.30;        // no final punctuation, "!!", "??", "...", stray or missing commas
   double distractor = 0.05;   // a number that is not the quantity (order no., size, price, time)
+  double detail = 0.12;       // a detail about the item: "small", "in black", "na akciji", "de oferta"
 
   // Every rate times `scale`, capped at 1.
   NoiseRates scaled(double scale) const;
@@ -34,7 +35,7 @@ struct NoiseRates {
 
 // The names written to meta.noise, in the order the kinds are applied.
 inline constexpr const char* kNoiseNames[] = {
-    "brand", "distractor", "codeswitch", "slang", "greeting", "signoff", "punct",
+    "brand", "detail", "distractor", "codeswitch", "slang", "greeting", "signoff", "punct",
     "typo",  "no_diacritics", "lowercase", "uppercase", "sentence_case", "emoji"};
 
 enum class TypoKind { swap, drop, repeat, neighbour };

@@ -319,6 +319,15 @@ LangPack make_pack() {
                      " - {brand} if you have it", ", {brand} brand"};
   p.brands = {"Nivea", "Samsung", "Philips", "Bosch", "Amazon Basics", "Tesco", "Walmart",
               "Target", "Costco", "IKEA", "Kirkland", "Great Value"};
+  // Consonant-initial, so that "a" in front stays right ("a small towel").
+  p.detail_before = {"small", "big", "cheap", "new", "basic", "mini", "regular",
+                     "premium", "white", "blue", "red", "budget", "family-size",
+                     "kids'", "good", "decent", "plain", "cheapest", "store-brand",
+                     "nice", "standard"};
+  p.detail_after = {" (the small ones)", " (the cheap ones)", " in grey", " in white",
+                    " in blue", " on sale", " for the kids", ", any kind is fine",
+                    ", whatever is cheapest", " - the usual ones", ", same as last time",
+                    " for the office", ", nothing fancy"};
   p.distractors = {" (order #{ord})", ", order #{ord}", "^Order #{ord}: ", "^Re order {ord} - ",
                    ", size {size}", " in size {size} if possible", "@ for {price} each",
                    " if it's still {price}", ", delivery by {hour}pm", " before {hour}pm please",

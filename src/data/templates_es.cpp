@@ -270,6 +270,9 @@ LangPack make_pack() {
                      " de {brand}", ", que sea {brand}"};
   p.brands = {"Hacendado", "Nivea", "Samsung", "Philips", "Bosch", "Deliplus", "Bosque Verde",
               "Eroski", "Pascual", "Cola Cao"};
+  p.detail_after = {" de oferta", " en oferta", " para los niños", ", cualquiera vale",
+                    ", lo más barato que haya", " en gris", " en blanco", ", como la última vez",
+                    " para la oficina", ", nada especial", " de marca blanca", " (los de siempre)"};
   p.distractors = {" (pedido n.º {ord})", ", pedido #{ord}", "^Pedido {ord}: ", ", talla {size}",
                    "@ en talla {size}", "@ a {price}", " si sigue a {price}",
                    ", antes de las {hour}", ", entrega antes de las {hour}",

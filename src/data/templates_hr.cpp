@@ -338,6 +338,9 @@ LangPack make_pack() {
                      ", neka bude {brand}", " (marka {brand})"};
   p.brands = {"Nivea", "Podravka", "Kraš", "Dukat", "Samsung", "Philips", "Bosch", "Franck",
               "Violeta", "Gavrilović"};
+  p.detail_after = {" za djecu", " na akciji", " s popustom", ", bilo koje", " (manje pakiranje)",
+                    " (veće pakiranje)", ", najjeftinije", " u crnoj boji", " u bijeloj boji",
+                    ", kao prošli put", " za ured", ", ništa posebno", " (obično)"};
   p.distractors = {" (narudžba br. {ord})", ", narudžba #{ord}", "^Narudžba {ord}: ",
                    ", veličina {size}", "@ u veličini {size}", ", cijena {price}",
                    " ako je još {price}", ", dostava do {hour}h", " prije {hour} sati",

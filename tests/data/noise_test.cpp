@@ -4,7 +4,10 @@
 
 #include <set>
 
+#include "core/strings.h"
 #include "core/utf8.h"
+#include "data/catalog.h"
+#include "data/lang_pack.h"
 
 namespace cartlm {
 namespace {
@@ -181,7 +184,7 @@ TEST(ApplyNoise, EveryKindFiresAtRateOneAndKeepsTheQuantity) {
       for (const std::string& run : digit_runs(text)) fives += run == "5";
       EXPECT_EQ(fives, 1) << text;
     }
-    for (const char* kind : {"brand", "distractor", "slang", "greeting", "signoff", "punct",
+    for (const char* kind : {"brand", "detail", "distractor", "slang", "greeting", "signoff", "punct",
                              "typo", "lowercase", "uppercase", "sentence_case", "emoji"})
       EXPECT_TRUE(fired.count(kind)) << lang_code(lang) << " never applied " << kind;
     if (lang != Lang::en) {
@@ -221,6 +224,57 @@ TEST(ApplyNoise, BrandsNeverNameAProduct) {
     apply_noise(p, r, ctx, rng);
     std::string low = to_lower(join_pieces(p));
     for (const std::string& w : products) EXPECT_FALSE(contains_word(low, w)) << low;
+  }
+}
+
+TEST(ApplyNoise, DetailsGoAroundTheProductAndNeverAfterAn) {
+  NoiseRates r = NoiseRates().scaled(0);
+  r.detail = 1;
+  std::set<std::string> outs;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    Rng rng(seed);
+    Pieces p = {text_piece("Add "), qty_piece("an"), text_piece(" "), product_piece("apple"),
+                text_piece(" to my cart")};
+    NoiseContext ctx{&en_pack(), 1, nullptr};
+    EXPECT_EQ(apply_noise(p, r, ctx, rng), std::vector<std::string>{"detail"});
+    std::string text = join_pieces(p);
+    EXPECT_EQ(text.rfind("Add an apple", 0), 0u) << text;  // nothing between "an" and "apple"
+    outs.insert(text);
+    Pieces q = {text_piece("Add "), qty_piece("3"), text_piece(" "), product_piece("towels")};
+    apply_noise(q, r, ctx, rng);
+    outs.insert(join_pieces(q));
+  }
+  EXPECT_TRUE(outs.count("Add 3 small towels")) << *outs.begin();
+  EXPECT_TRUE(outs.count("Add an apple on sale to my cart"));
+}
+
+// Detail phrases must not teach the eval-only surface forms: no word of 5+ letters of a detail
+// phrase occurs in an eval-only form of the same language.
+TEST(ApplyNoise, DetailPhrasesShareNoWordWithEvalOnlyForms) {
+  for (Lang lang : kAllLangs) {
+    const LangPack& pack = lang_pack(lang);
+    std::set<std::string> eval_words;
+    for (const Product& prod : default_catalog().products)
+      for (const SurfaceForm& f : prod.in(lang))
+        if (f.kind == FormKind::eval)
+          for (const std::string* s : {&f.sg, &f.pl, &f.gen_sg, &f.acc_sg, &f.gen_pl, &f.acc_pl,
+                                       &f.paucal})
+            for (const std::string& w : split(to_lower(*s), ' ')) eval_words.insert(w);
+    ASSERT_FALSE(eval_words.empty()) << lang_code(lang);
+    std::vector<const char*> phrases = pack.detail_before;
+    phrases.insert(phrases.end(), pack.detail_after.begin(), pack.detail_after.end());
+    ASSERT_FALSE(phrases.empty());
+    for (const char* phrase : phrases) {
+      std::string word;
+      for (char c : to_lower(phrase) + " ") {
+        if (c == ' ' || c == ',' || c == '(' || c == ')' || c == '-') {
+          if (utf8_length(word) >= 5) EXPECT_FALSE(eval_words.count(word)) << phrase;
+          word.clear();
+        } else {
+          word += c;
+        }
+      }
+    }
   }
 }
 
