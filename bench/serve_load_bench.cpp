@@ -2,13 +2,20 @@
 // 127.0.0.1, clients are httplib connections on their own threads):
 //
 //   BM_ServeLoad/C     C closed-loop clients (1, 8, 64): throughput, p50/p99 latency
-//   BM_ServeOverload   open loop at twice the measured capacity (CARTLM_LOAD_REQUESTS requests,
-//                      default 10000): counts 200s, 429s, other errors, and answers that differ
+//   BM_RecognizeDirect/N  the model side alone (no HTTP): 200 texts one by one (N = 0) or with N
+//                      in flight sharing forward passes
+//   BM_ServeOverload   open loop at twice the measured capacity or $CARTLM_LOAD_RATE requests/s
+//                      (CARTLM_LOAD_REQUESTS requests, default 10000): counts 200s, 429s, other errors, and answers that differ
 //                      from the lone-request answer of the same text (mixed-up responses)
 //
 // Model: $CARTLM_SERVE_MODEL, else a random-weight tiny model made in /tmp (its answers are
 // arbitrary but deterministic, which is all the mix-up check needs). Workers: $CARTLM_SERVE_WORKERS
-// (default 2), queue: $CARTLM_SERVE_QUEUE (default 32). Run with scripts/loadtest.
+// (default 2), queue: $CARTLM_SERVE_QUEUE (default 32), distinct texts: $CARTLM_SERVE_TEXTS (default
+// 300; each is first sent alone for its reference answer), texts in flight per worker sharing its
+// forward passes: $CARTLM_SERVE_MAX_BATCH (default 1), $CARTLM_SERVE_BATCHED=0 runs a worker's
+// texts one by one instead (the comparison). Each BM_ServeLoad also reports `texts_per_pass`, the
+// mean batch size of the server's forward passes during that run (from /metrics). Run with
+// scripts/loadtest.
 #include <benchmark/benchmark.h>
 #include <httplib.h>
 #include <stdlib.h>
@@ -19,12 +26,14 @@
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "core/strings.h"
 #include "core/utf8.h"
 #include "data/catalog.h"
 #include "decode/recognizer.h"
+#include "decode/recognizer_batch.h"
 #include "model/init.h"
 #include "serve/backend.h"
 #include "serve/server.h"
@@ -51,6 +60,8 @@ struct Setup {
   double capacity_rps = 0;            // measured by BM_ServeLoad/8
   int workers = 2;
   size_t queue = 32;
+  size_t max_batch = 1;
+  bool batched = true;
 
   ~Setup() {
     if (server) server->stop();
@@ -107,6 +118,8 @@ Setup* setup() {
     st->rec = std::move(*rec);
     st->workers = env_int("CARTLM_SERVE_WORKERS", 2);
     st->queue = static_cast<size_t>(env_int("CARTLM_SERVE_QUEUE", 32));
+    st->max_batch = static_cast<size_t>(std::max(1, env_int("CARTLM_SERVE_MAX_BATCH", 1)));
+    st->batched = env_int("CARTLM_SERVE_BATCHED", 1) != 0;
     ServeOptions opt;
     opt.port = 0;
     opt.max_queue = st->queue;
@@ -116,21 +129,38 @@ Setup* setup() {
     st->thread = std::thread([st] { (void)st->server->run(); });
     RecognizerBackendOptions bo;
     bo.workers = st->workers;
+    bo.max_batch = st->max_batch;
+    bo.batched = st->batched;
     CARTLM_CHECK(st->server->attach(recognizer_backend(*st->rec, "load", bo)).ok());
     // Lone-request answers: one client, one request at a time.
-    st->texts = make_texts(300);
+    st->texts = make_texts(static_cast<size_t>(std::max(1, env_int("CARTLM_SERVE_TEXTS", 300))));
     httplib::Client c("127.0.0.1", st->server->port());
     for (const std::string& t : st->texts) {
       auto r = c.Post("/v1/intent", json{{"text", t}}.dump(), "application/json");
       CARTLM_CHECK(r && r->status == 200);
       st->expected.push_back(key_of(json::parse(r->body)));
     }
-    std::fprintf(stderr, "serve_load: model %s (%s), %d workers, queue %zu, port %d\n",
-                 path.c_str(), st->model->weight_type.c_str(), st->workers, st->queue,
+    std::fprintf(stderr,
+                 "serve_load: model %s (%s), %d workers, max batch %zu (%s), queue %zu, port %d\n",
+                 path.c_str(), st->model->weight_type.c_str(), st->workers, st->max_batch,
+                 st->batched ? "shared forward passes" : "one by one", st->queue,
                  st->server->port());
     return st;
   }();
   return s;
+}
+
+// cartlm_batch_size's sum and count from /metrics: texts run and forward passes so far.
+std::pair<double, double> batch_totals(Setup& s) {
+  httplib::Client c("127.0.0.1", s.server->port());
+  auto r = c.Get("/metrics");
+  CARTLM_CHECK(r && r->status == 200);
+  auto value = [&](const std::string& name) {
+    size_t at = r->body.find("\n" + name + " ");
+    CARTLM_CHECK(at != std::string::npos);
+    return std::atof(r->body.c_str() + at + name.size() + 2);
+  };
+  return {value("cartlm_batch_size_sum"), value("cartlm_batch_size_count")};
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -152,7 +182,8 @@ void one(httplib::Client& c, Setup& s, size_t k, Tally& t) {
   auto r = c.Post("/v1/intent", json{{"text", s.texts[k]}}.dump(), "application/json");
   double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   if (!r) {
-    t.failed++;
+    // The first few failures on stderr: a count alone does not say what went wrong.
+    if (t.failed++ < 3) std::fprintf(stderr, "serve_load: transport error %d\n", static_cast<int>(r.error()));
     return;
   }
   if (r->status == 429) {
@@ -160,7 +191,7 @@ void one(httplib::Client& c, Setup& s, size_t k, Tally& t) {
     return;
   }
   if (r->status != 200) {
-    t.other++;
+    if (t.other++ < 3) std::fprintf(stderr, "serve_load: HTTP %d: %s\n", r->status, r->body.c_str());
     return;
   }
   json j = json::parse(r->body, nullptr, false);
@@ -176,6 +207,7 @@ void BM_ServeLoad(benchmark::State& state) {
   int per_client = std::max(10, 400 / clients);
   Tally t;
   double seconds = 0;
+  auto before = batch_totals(s);
   for (auto _ : state) {
     auto t0 = Clock::now();
     std::vector<std::thread> th;
@@ -189,8 +221,11 @@ void BM_ServeLoad(benchmark::State& state) {
     for (auto& x : th) x.join();
     seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   }
+  auto after = batch_totals(s);
   double rps = t.ok.load() / seconds;
   if (clients == 8) s.capacity_rps = rps;
+  state.counters["texts_per_pass"] =
+      after.second > before.second ? (after.first - before.first) / (after.second - before.second) : 0;
   state.counters["req_per_s"] = rps;
   state.counters["p50_ms"] = percentile(t.latency_ms, 0.5);
   state.counters["p99_ms"] = percentile(t.latency_ms, 0.99);
@@ -201,14 +236,70 @@ void BM_ServeLoad(benchmark::State& state) {
 }
 BENCHMARK(BM_ServeLoad)->Arg(1)->Arg(8)->Arg(64)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
 
+// The model side alone, no HTTP: the load test's texts through recognize() one by one on one
+// session (slots = 0) or through the batched recognizer with `slots` texts in flight, on the
+// calling thread. Shows what shared forward passes save in model time.
+void BM_RecognizeDirect(benchmark::State& state) {
+  Setup& s = *setup();
+  const size_t slots = static_cast<size_t>(state.range(0));
+  const size_t n = std::min<size_t>(200, s.texts.size());
+  std::vector<std::string> texts(s.texts.begin(), s.texts.begin() + static_cast<std::ptrdiff_t>(n));
+  size_t passes = 0, text_passes = 0, mismatched = 0;  // text_passes: sum of each text's passes
+  double seconds = 0;
+  for (auto _ : state) {
+    std::vector<Result<IntentResult>> got;
+    auto t0 = Clock::now();
+    if (slots == 0) {
+      auto session = recognizer_session(*s.rec);
+      CARTLM_CHECK(session.ok());
+      for (const std::string& t : texts) got.push_back(recognize(*s.rec, **session, t));
+    } else {
+      auto b = recognizer_batch(*s.rec, slots);
+      CARTLM_CHECK(b.ok());
+      std::vector<BatchFinished> done;
+      std::vector<size_t> text_of(slots);
+      std::vector<std::optional<Result<IntentResult>>> out(n);
+      size_t next = 0;
+      // recognize_batch's loop, counting the shared passes.
+      while (next < n || batch_active(**b) > 0) {
+        for (size_t slot; next < n && (slot = batch_free_slot(**b)) != SIZE_MAX; ++next) {
+          CARTLM_CHECK(batch_start(**b, slot, texts[next]).ok());
+          text_of[slot] = next;
+        }
+        done.clear();
+        if (batch_step(**b, nullptr, &done) > 0) ++passes;
+        for (BatchFinished& f : done) out[text_of[f.slot]] = Result<IntentResult>(std::move(f.result));
+      }
+      for (auto& o : out) got.push_back(std::move(*o));
+    }
+    seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    for (size_t i = 0; i < n; ++i) {
+      CARTLM_CHECK(got[i].ok());
+      if (slots == 0) passes += got[i]->forward_passes;
+      text_passes += got[i]->forward_passes;
+      json j = json::parse(got[i]->output_text, nullptr, false);
+      if (!j.is_object() || key_of(j) != s.expected[i]) ++mismatched;
+    }
+  }
+  state.counters["texts_per_s"] = static_cast<double>(n) / seconds;
+  state.counters["passes"] = static_cast<double>(passes);
+  state.counters["texts_per_pass"] = static_cast<double>(text_passes) / static_cast<double>(passes);
+  state.counters["mismatched"] = static_cast<double>(mismatched);
+}
+BENCHMARK(BM_RecognizeDirect)->Arg(0)->Arg(1)->Arg(8)->Arg(16)->Arg(32)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
+
 void BM_ServeOverload(benchmark::State& state) {
   Setup& s = *setup();
-  if (s.capacity_rps <= 0) {
-    state.SkipWithError("run BM_ServeLoad/8 first (it measures the capacity)");
+  // Offered requests per second: $CARTLM_LOAD_RATE, else twice what BM_ServeLoad/8 served (with
+  // batching, 128 open-loop clients fill more slots than 8 closed-loop ones, so the server can
+  // serve more than that; set the rate to overload it for sure).
+  double rate = env_int("CARTLM_LOAD_RATE", 0);
+  if (rate <= 0 && s.capacity_rps <= 0) {
+    state.SkipWithError("run BM_ServeLoad/8 first (it measures the capacity) or set CARTLM_LOAD_RATE");
     return;
   }
+  if (rate <= 0) rate = 2 * s.capacity_rps;
   int total = env_int("CARTLM_LOAD_REQUESTS", 10000);
-  double rate = 2 * s.capacity_rps;  // offered requests per second
   const int threads = 128;
   Tally t;
   double seconds = 0;

@@ -29,7 +29,7 @@ struct ServeArgs {
   serve::ServeOptions opt;
   int threads = 0;
   int workers = 0;
-  size_t max_batch = 1;
+  size_t max_batch = 4;
 };
 
 std::string default_model_name(const std::string& path) {
@@ -150,7 +150,8 @@ void register_serve(CLI::App& root, int& exit_code) {
                   "Concurrent model sessions, each with its own KV cache (0 = min(threads, 4))")
       ->capture_default_str();
   cmd->add_option("--max-batch", a->max_batch,
-                  "Texts a worker takes from the queue per step (they run one after another)")
+                  "Texts a worker decodes at once, sharing each forward pass (one KV slot each; "
+                  "a new text joins at the next step)")
       ->capture_default_str();
   cmd->add_option("--max-queue", a->opt.max_queue,
                   "Texts waiting for a worker before requests get 429 + Retry-After")

@@ -266,6 +266,60 @@ Result<std::unique_ptr<RecognizerSession>> recognizer_session(const Recognizer& 
   return s;
 }
 
+Status recognizer_check_room(const Recognizer& r, const RecognizerSession& s) {
+  if (s.llama.n_past + s.feed.size() > r.max_seq)
+    return error(strformat("the request needs more than %zu positions (the session's context)", r.max_seq));
+  return {};
+}
+
+ConstrainedDecode constrained_begin(const Recognizer& r, const RecognizerSession& s) {
+  ConstrainedDecode d;
+  d.state = grammar_start(r.grammar);
+  // The prompt (s.feed on entry) is always one batch.
+  d.one_by_one_from = r.opt.jump_forward ? SIZE_MAX : s.feed.size();
+  return d;
+}
+
+bool constrained_prepare(const Recognizer& r, RecognizerSession& s, ConstrainedDecode& d,
+                         IntentResult& res) {
+  const IntentGrammar& g = r.grammar;
+  // s.feed holds what must go in before the next choice; add the forced continuation.
+  size_t n = jump_forward_tokens(r, res.output_text, d.state, &s.ids);
+  if (n > 0) {
+    std::string region = grammar_forced(g, d.state).substr(0, n);
+    res.output_text += region;
+    d.state = grammar_walk(g, d.state, region);
+    CARTLM_CHECK(d.state >= 0);
+    s.feed.insert(s.feed.end(), s.ids.begin(), s.ids.end());
+    res.generated_tokens += s.ids.size();
+  }
+  return grammar_accepting(g, d.state);  // done: no need to run the last tokens
+}
+
+void constrained_fed(const Recognizer& r, ConstrainedDecode& d) {
+  if (!r.opt.jump_forward) d.one_by_one_from = 0;
+}
+
+Result<bool> constrained_choose(const Recognizer& r, RecognizerSession& s, ConstrainedDecode& d,
+                                IntentResult& res) {
+  const IntentGrammar& g = r.grammar;
+  if (d.steps++ >= r.opt.max_new_tokens)
+    return error(strformat("no complete intent within %zu decoding steps", r.opt.max_new_tokens));
+  const std::vector<int32_t>& allowed = cached_allowed_tokens(g, r.vocab, s.masks, d.state);
+  CARTLM_CHECK(!allowed.empty());  // check_vocab_spells guarantees a way forward
+  const float* logits = llama_logits(s.llama);
+  int32_t best = allowed[0];
+  for (int32_t id : allowed)
+    if (logits[id] > logits[best]) best = id;
+  const std::string& piece = token_to_piece(r.model->tokenizer, best);
+  res.output_text += piece;
+  d.state = grammar_walk(g, d.state, piece);
+  CARTLM_CHECK(d.state >= 0);
+  ++res.generated_tokens;
+  s.feed.push_back(best);
+  return grammar_accepting(g, d.state);
+}
+
 namespace {
 
 // Feeds s.feed, keeping s.cached in step with the KV cache. Without jump-forward the tokens from
@@ -273,8 +327,7 @@ namespace {
 // comparison that shows what batching saves).
 Status feed(const Recognizer& r, RecognizerSession& s, IntentResult& res, ThreadPool* pool,
             size_t one_by_one_from = SIZE_MAX) {
-  if (s.llama.n_past + s.feed.size() > r.max_seq)
-    return error(strformat("the request needs more than %zu positions (the session's context)", r.max_seq));
+  CARTLM_RETURN_IF_ERROR(recognizer_check_room(r, s));
   size_t split = std::min(one_by_one_from, s.feed.size());
   std::span<const int32_t> all(s.feed);
   if (split > 0) {
@@ -292,46 +345,13 @@ Status feed(const Recognizer& r, RecognizerSession& s, IntentResult& res, Thread
 
 Status decode_constrained(const Recognizer& r, RecognizerSession& s, IntentResult& res,
                           ThreadPool* pool) {
-  const IntentGrammar& g = r.grammar;
-  const Tokenizer& tok = r.model->tokenizer;
-  std::string& out = res.output_text;
-  int32_t state = grammar_start(g);
-  std::vector<int32_t> jump;
-  size_t steps = 0;
-  // The prompt (s.feed on entry) is always one batch.
-  size_t one_by_one_from = r.opt.jump_forward ? SIZE_MAX : s.feed.size();
-  while (true) {
-    // s.feed holds what must go in before the next choice; add the forced continuation.
-    {
-      size_t n = jump_forward_tokens(r, out, state, &jump);
-      if (n > 0) {
-        std::string region = grammar_forced(g, state).substr(0, n);
-        out += region;
-        state = grammar_walk(g, state, region);
-        CARTLM_CHECK(state >= 0);
-        s.feed.insert(s.feed.end(), jump.begin(), jump.end());
-        res.generated_tokens += jump.size();
-      }
-    }
-    if (grammar_accepting(g, state)) break;  // done: no need to run the last tokens
-    CARTLM_RETURN_IF_ERROR(feed(r, s, res, pool, one_by_one_from));
+  ConstrainedDecode d = constrained_begin(r, s);
+  while (!constrained_prepare(r, s, d, res)) {
+    CARTLM_RETURN_IF_ERROR(feed(r, s, res, pool, d.one_by_one_from));
     s.feed.clear();
-    if (!r.opt.jump_forward) one_by_one_from = 0;
-    if (steps++ >= r.opt.max_new_tokens)
-      return error(strformat("no complete intent within %zu decoding steps", r.opt.max_new_tokens));
-    const std::vector<int32_t>& allowed = cached_allowed_tokens(g, r.vocab, s.masks, state);
-    CARTLM_CHECK(!allowed.empty());  // check_vocab_spells guarantees a way forward
-    const float* logits = llama_logits(s.llama);
-    int32_t best = allowed[0];
-    for (int32_t id : allowed)
-      if (logits[id] > logits[best]) best = id;
-    const std::string& piece = token_to_piece(tok, best);
-    out += piece;
-    state = grammar_walk(g, state, piece);
-    CARTLM_CHECK(state >= 0);
-    ++res.generated_tokens;
-    s.feed.push_back(best);
-    if (grammar_accepting(g, state)) break;
+    constrained_fed(r, d);
+    CARTLM_ASSIGN_OR_RETURN(bool done, constrained_choose(r, s, d, res));
+    if (done) break;
   }
   s.feed.clear();
   return {};
@@ -367,9 +387,8 @@ Status decode_free(const Recognizer& r, RecognizerSession& s, IntentResult& res,
 
 }  // namespace
 
-Result<IntentResult> recognize(const Recognizer& r, RecognizerSession& s, std::string_view text,
-                               ThreadPool* pool) {
-  Timer timer;
+Result<IntentResult> recognize_start(const Recognizer& r, RecognizerSession& s,
+                                     std::string_view text) {
   CARTLM_RETURN_IF_ERROR(check_input_text(r, text));
   const Tokenizer& tok = r.model->tokenizer;
   size_t text_tokens = encode(tok, text, false, false).size();
@@ -395,9 +414,10 @@ Result<IntentResult> recognize(const Recognizer& r, RecognizerSession& s, std::s
   s.cached.resize(reuse);
   res.cached_tokens = reuse;
   s.feed.assign(s.ids.begin() + (std::ptrdiff_t)reuse, s.ids.end());
+  return res;
+}
 
-  Status st = r.opt.mode == DecodeMode::Constrained ? decode_constrained(r, s, res, pool)
-                                                    : decode_free(r, s, res, pool);
+void recognize_finish(const Recognizer&, RecognizerSession& s, const Status& st, IntentResult& res) {
   s.feed.clear();
   if (!st.ok()) {
     res.error = st.message();
@@ -407,6 +427,15 @@ Result<IntentResult> recognize(const Recognizer& r, RecognizerSession& s, std::s
     if (check.parsed) res.label = *check.parsed;
     res.error = check.reason;
   }
+}
+
+Result<IntentResult> recognize(const Recognizer& r, RecognizerSession& s, std::string_view text,
+                               ThreadPool* pool) {
+  Timer timer;
+  CARTLM_ASSIGN_OR_RETURN(IntentResult res, recognize_start(r, s, text));
+  Status st = r.opt.mode == DecodeMode::Constrained ? decode_constrained(r, s, res, pool)
+                                                    : decode_free(r, s, res, pool);
+  recognize_finish(r, s, st, res);
   res.latency_ms = timer.ms();
   return res;
 }

@@ -122,6 +122,44 @@ Result<IntentResult> recognize(const Recognizer& r, RecognizerSession& s, std::s
 size_t jump_forward_tokens(const Recognizer& r, const std::string& out, int32_t state,
                            std::vector<int32_t>* toks);
 
+// Step-wise constrained decoding: the pieces recognize() runs in a loop, exposed so the batched
+// recognizer (decode/recognizer_batch.h) can drive many texts with shared forward passes and give
+// each exactly the single-text output. One text's loop is
+//   res = recognize_start(r, s, text)           prompt in s.feed (after the reused prefix)
+//   d = constrained_begin(r, s)
+//   while (!constrained_prepare(r, s, d, res)) {   jump-forward tokens appended to s.feed
+//     recognizer_check_room(r, s)                  error: the request does not fit the session
+//     feed s.feed through the model (in any split: the logits do not depend on it), append it to
+//       s.cached, clear it, constrained_fed(r, d)
+//     if (constrained_choose(r, s, d, res) is true) break;   best allowed token into s.feed
+//   }
+//   recognize_finish(r, s, status, res)
+struct ConstrainedDecode {
+  int32_t state = 0;                  // grammar state after res.output_text
+  size_t steps = 0;                   // choices made so far
+  size_t one_by_one_from = SIZE_MAX;  // jump_forward off: s.feed tokens from here go one per pass
+};
+
+// Checks the text (input limits, token limit), encodes the prompt, keeps the KV of the longest
+// token prefix shared with the session's previous request and leaves the rest in s.feed.
+// Errors are the text's fault (the same one-line messages recognize() returns).
+Result<IntentResult> recognize_start(const Recognizer& r, RecognizerSession& s, std::string_view text);
+ConstrainedDecode constrained_begin(const Recognizer& r, const RecognizerSession& s);
+// Appends the forced (jump-forward) tokens to s.feed; true when the output is complete.
+bool constrained_prepare(const Recognizer& r, RecognizerSession& s, ConstrainedDecode& d,
+                         IntentResult& res);
+// Error when feeding s.feed would pass the session's positions.
+Status recognizer_check_room(const Recognizer& r, const RecognizerSession& s);
+// Call after s.feed went through the model and was cleared.
+void constrained_fed(const Recognizer& r, ConstrainedDecode& d);
+// Picks the best allowed token from s.llama's logits into s.feed; true when the output is
+// complete. Error: the decoding step limit.
+Result<bool> constrained_choose(const Recognizer& r, RecognizerSession& s, ConstrainedDecode& d,
+                                IntentResult& res);
+// Sets valid/label/error from the output (or from `st` when decoding failed); clears s.feed.
+// latency_ms is the caller's.
+void recognize_finish(const Recognizer& r, RecognizerSession& s, const Status& st, IntentResult& res);
+
 // The prompt parts for `text` (exposed for tests and for `cartlm run --show-prompt`).
 PromptParts recognizer_prompt(const Recognizer& r, std::string_view text);
 // Checks `text` against the input limits (bytes, UTF-8, empty); the message is one line.

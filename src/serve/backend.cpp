@@ -1,6 +1,9 @@
 #include "serve/backend.h"
 
+#include <algorithm>
+
 #include "core/thread_pool.h"
+#include "decode/recognizer_batch.h"
 
 namespace cartlm::serve {
 
@@ -30,6 +33,36 @@ Backend recognizer_backend(const Recognizer& recognizer, const std::string& mode
   b.max_batch = opt.max_batch;
   const Recognizer* rec = &recognizer;
   int threads = opt.threads_per_worker;
+  size_t slots = std::max<size_t>(opt.max_batch, 1);
+  if (opt.batched && recognizer.opt.mode == DecodeMode::Constrained) {
+    b.make_slot_worker = [rec, threads, slots](int) -> Result<SlotWorker> {
+      // Shared by the copies of the returned functions; lives as long as the worker.
+      struct State {
+        std::unique_ptr<RecognizerBatch> batch;
+        std::unique_ptr<ThreadPool> pool;
+        std::vector<BatchFinished> done;
+      };
+      auto st = std::make_shared<State>();
+      CARTLM_ASSIGN_OR_RETURN(st->batch, recognizer_batch(*rec, slots));
+      if (threads > 1) st->pool = std::make_unique<ThreadPool>(threads);
+      SlotWorker w;
+      w.slots = slots;
+      w.start = [st](size_t slot, const std::string& text) -> std::optional<IntentAnswer> {
+        Status s = batch_start(*st->batch, slot, text);
+        if (s.ok()) return std::nullopt;
+        return to_answer(Result<IntentResult>(s));
+      };
+      w.step = [st](std::vector<std::pair<size_t, IntentAnswer>>* done) {
+        st->done.clear();
+        size_t n = batch_step(*st->batch, st->pool.get(), &st->done);
+        for (BatchFinished& f : st->done)
+          done->emplace_back(f.slot, to_answer(Result<IntentResult>(std::move(f.result))));
+        return n;
+      };
+      return w;
+    };
+    return b;
+  }
   b.make_worker = [rec, threads](int) -> Result<BatchFn> {
     // Shared by the copies of the returned std::function; lives as long as the worker.
     struct State {

@@ -30,7 +30,8 @@ void Metrics::observe_latency(double seconds) {
 void Metrics::record_batch(size_t texts, size_t prompt_tokens, size_t generated_tokens,
                            double busy_s) {
   std::lock_guard<std::mutex> lock(mu_);
-  batch_.observe(static_cast<double>(texts));
+  // A step whose texts all failed before the pass (no room left in a session) ran no pass.
+  if (texts > 0) batch_.observe(static_cast<double>(texts));
   prompt_tokens_ += prompt_tokens;
   generated_tokens_ += generated_tokens;
   busy_s_ += busy_s;
@@ -93,7 +94,7 @@ std::string Metrics::render() const {
   out += "# HELP cartlm_queue_capacity Most texts the queue holds before answering 429.\n";
   out += strformat("# TYPE cartlm_queue_capacity gauge\ncartlm_queue_capacity %zu\n",
                    queue_capacity_);
-  render_histogram(out, "cartlm_batch_size", "Texts a worker ran in one step.", batch_);
+  render_histogram(out, "cartlm_batch_size", "Texts in one shared forward pass of a worker.", batch_);
   out += "# HELP cartlm_prompt_tokens_total Prompt tokens processed.\n";
   out += strformat("# TYPE cartlm_prompt_tokens_total counter\ncartlm_prompt_tokens_total %llu\n",
                    (unsigned long long)prompt_tokens_);

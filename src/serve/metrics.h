@@ -2,7 +2,7 @@
 //   cartlm_requests_total{route,code}        counter  answered HTTP requests
 //   cartlm_request_duration_seconds          histogram  end-to-end latency of model routes
 //   cartlm_queue_depth / cartlm_queue_capacity  gauges  texts waiting for a worker
-//   cartlm_batch_size                        histogram  texts a worker ran in one step
+//   cartlm_batch_size                        histogram  texts in one shared forward pass
 //   cartlm_prompt_tokens_total, cartlm_generated_tokens_total  counters
 //   cartlm_tokens_per_second                 gauge  (prompt + generated) tokens per second of
 //                                             worker busy time

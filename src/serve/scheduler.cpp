@@ -17,7 +17,7 @@ Scheduler::~Scheduler() { stop(); }
 
 Status Scheduler::start(Backend backend) {
   CARTLM_CHECK(!started_);
-  CARTLM_CHECK(backend.make_worker);
+  CARTLM_CHECK(backend.make_worker || backend.make_slot_worker);
   if (backend.workers < 1) return error("serve: need at least one worker");
   backend.max_batch = std::max<size_t>(backend.max_batch, 1);
   backend_ = std::move(backend);
@@ -110,39 +110,83 @@ void Scheduler::finish(Job& job, IntentAnswer answer) {
   t.cv.notify_all();
 }
 
+SlotWorker slot_worker_from_batch_fn(BatchFn fn, size_t max_batch) {
+  // The started texts wait in their slots until the step runs them all in one call.
+  auto pending = std::make_shared<std::vector<std::optional<std::string>>>(std::max<size_t>(max_batch, 1));
+  SlotWorker w;
+  w.slots = pending->size();
+  w.start = [pending](size_t slot, const std::string& text) -> std::optional<IntentAnswer> {
+    CARTLM_CHECK(slot < pending->size() && !(*pending)[slot]);
+    (*pending)[slot] = text;
+    return std::nullopt;
+  };
+  w.step = [pending, fn = std::move(fn)](std::vector<std::pair<size_t, IntentAnswer>>* done) {
+    std::vector<std::string> texts;
+    std::vector<size_t> slots;
+    for (size_t i = 0; i < pending->size(); ++i) {
+      if (!(*pending)[i]) continue;
+      texts.push_back(std::move(*(*pending)[i]));
+      (*pending)[i].reset();
+      slots.push_back(i);
+    }
+    if (texts.empty()) return size_t{0};
+    std::vector<IntentAnswer> answers = fn(texts);
+    CARTLM_CHECK(answers.size() == texts.size());
+    for (size_t k = 0; k < slots.size(); ++k) done->emplace_back(slots[k], std::move(answers[k]));
+    return texts.size();
+  };
+  return w;
+}
+
 void Scheduler::worker_main(int index) {
-  Result<BatchFn> fn = backend_.make_worker(index);
+  Result<SlotWorker> made = error("no worker factory");
+  if (backend_.make_slot_worker) {
+    made = backend_.make_slot_worker(index);
+  } else {
+    Result<BatchFn> fn = backend_.make_worker(index);
+    if (fn.ok()) {
+      made = slot_worker_from_batch_fn(std::move(*fn), backend_.max_batch);
+    } else {
+      made = fn.status();
+    }
+  }
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!fn.ok() && !start_error_) {
-      start_error_ = fn.status().with_context(strformat("serve worker %d", index));
+    if (!made.ok() && !start_error_) {
+      start_error_ = made.status().with_context(strformat("serve worker %d", index));
     }
     reported_++;
     cv_.notify_all();
     cv_.wait(lock, [&] { return reported_ == backend_.workers; });
     if (start_error_) return;
   }
-  std::vector<Job> jobs;
-  std::vector<std::string> texts;
+  SlotWorker& w = *made;
+  CARTLM_CHECK(w.slots >= 1 && w.start && w.step);
+  std::vector<std::optional<Job>> slot_job(w.slots);
+  size_t active = 0;
+  std::vector<Job> taken;
+  std::vector<std::pair<size_t, IntentAnswer>> done;
+  double busy_since_done = 0;  // worker-busy seconds since texts last completed
   for (;;) {
-    jobs.clear();
-    texts.clear();
+    taken.clear();
     size_t depth;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      while (!queue_.empty() && jobs.size() < backend_.max_batch) {
-        jobs.push_back(std::move(queue_.front()));
+      if (active == 0) {
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping and drained
+      }
+      // Free slots join the running batch now, not after it finishes.
+      while (!queue_.empty() && active + taken.size() < w.slots) {
+        taken.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       depth = queue_.size();
     }
-    if (metrics_) metrics_->set_queue(depth, capacity_);
+    if (metrics_ && !taken.empty()) metrics_->set_queue(depth, capacity_);
     // Drop texts nobody waits for any more (their handler already answered 504).
     auto now = Clock::now();
-    std::vector<Job> live;
-    for (Job& j : jobs) {
+    for (Job& j : taken) {
       bool dead;
       {
         std::lock_guard<std::mutex> lock(j.ticket->mu);
@@ -152,25 +196,39 @@ void Scheduler::worker_main(int index) {
         IntentAnswer a;
         a.error = "request timed out in the queue";
         finish(j, std::move(a));
-      } else {
-        texts.push_back(j.text);
-        live.push_back(std::move(j));
+        continue;
       }
+      size_t slot = 0;
+      while (slot_job[slot]) ++slot;  // one is free: active + taken <= slots
+      std::optional<IntentAnswer> at_once = w.start(slot, j.text);
+      if (at_once) {
+        finish(j, std::move(*at_once));
+        continue;
+      }
+      slot_job[slot] = std::move(j);
+      ++active;
     }
-    if (live.empty()) continue;
+    if (active == 0) continue;
+    done.clear();
     Timer timer;
-    std::vector<IntentAnswer> answers = (*fn)(texts);
+    size_t in_pass = w.step(&done);
     double busy = timer.seconds();
-    CARTLM_CHECK(answers.size() == live.size());
     size_t prompt = 0, generated = 0;
-    for (size_t i = 0; i < live.size(); ++i) {
-      prompt += answers[i].prompt_tokens;
-      generated += answers[i].generated_tokens;
-      finish(live[i], std::move(answers[i]));
+    for (auto& [slot, answer] : done) {
+      CARTLM_CHECK(slot < slot_job.size() && slot_job[slot]);
+      prompt += answer.prompt_tokens;
+      generated += answer.generated_tokens;
+      finish(*slot_job[slot], std::move(answer));
+      slot_job[slot].reset();
+      --active;
     }
-    if (metrics_) metrics_->record_batch(live.size(), prompt, generated, busy);
-    std::lock_guard<std::mutex> lock(mu_);
-    ema_text_s_ = 0.9 * ema_text_s_ + 0.1 * busy / static_cast<double>(live.size());
+    if (metrics_) metrics_->record_batch(in_pass, prompt, generated, busy);
+    busy_since_done += busy;
+    if (!done.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ema_text_s_ = 0.9 * ema_text_s_ + 0.1 * busy_since_done / static_cast<double>(done.size());
+      busy_since_done = 0;
+    }
   }
 }
 
