@@ -92,7 +92,9 @@ void attention(const KernelTable& k, const AttentionShape& s, const float* q, co
       for (size_t d = 0; d < hd; ++d) o[d] = acc[d] * inv;
     }
   };
-  if (pool)
+  // Work: every query sees at most pos0 + T - kv_start keys, q·k and p·v cost head_dim each.
+  const size_t keys = s.pos0 + s.T > s.kv_start ? s.pos0 + s.T - s.kv_start : 0;
+  if (pool && units * keys * hd * 2 >= kMinParallelMacs)
     pool->parallel_for(units, body);
   else
     body(0, units);

@@ -138,9 +138,10 @@ std::atomic<const KernelTable*>& active_slot() {
   return slot;
 }
 
-void run_rows(ThreadPool* pool, size_t n, size_t align,
+// Splits rows over the pool when the call has at least kMinParallelMacs of work (see kernels.h).
+void run_rows(ThreadPool* pool, size_t n, size_t align, size_t macs,
               void (*fn)(void* ctx, size_t b, size_t e), void* ctx) {
-  if (pool && pool->size() > 1)
+  if (pool && pool->size() > 1 && macs >= kMinParallelMacs)
     pool->parallel_for(n, align, [&](size_t b, size_t e) { fn(ctx, b, e); });
   else if (n > 0)
     fn(ctx, 0, n);
@@ -251,7 +252,7 @@ void matmul_strided(const KernelTable& k, const float* x, size_t ldx, size_t T, 
     size_t ldy;
   } ctx{fn, x, ldx, T, w, in, bias, y, ldy};
   // Row chunks are multiples of 16 so every thread runs whole register tiles.
-  run_rows(pool, out, 16, [](void* c, size_t b, size_t e) {
+  run_rows(pool, out, 16, T * out * in, [](void* c, size_t b, size_t e) {
     const Ctx& m = *static_cast<const Ctx*>(c);
     m.fn(m.x, m.ldx, m.T, m.w, m.in, b, e, m.bias, m.y, m.ldy);
   }, &ctx);

@@ -132,9 +132,20 @@ bool matmul_supports(DType wtype);
 // True for every weight dtype matmul() multiplies: matmul_supports() plus the GGUF block formats
 // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
 bool matmul_accepts(DType wtype);
+// Calls with fewer multiply-adds than this (T * out * in for matmul; visible query-key pairs
+// times 2 * head_dim for attention) run on the calling thread even when a pool is given. Waking
+// the pool costs microseconds on an idle machine, more than a small matvec saves by splitting (a
+// 256 x 256 matvec takes 2-5 us on one core). On a busy machine it is far worse: the caller must
+// wait until every worker has been scheduled once, so a decode step of the trained tiny model
+// (17 parallel loops of a few microseconds each) fell from thousands to 40-170 tokens/s in runs
+// where other processes held the cores. 2^19 keeps every matmul of that model's decode serial
+// (the largest, its 1024 x 256 lm_head, is 2^18) and splits every matmul of a llama-3.2-1b-shaped
+// model (smallest: 512 x 2048 = 2^20).
+constexpr size_t kMinParallelMacs = size_t(1) << 19;
+
 // y[T, out] = x[T, in] · W[out, in]^T (+ bias[out]). Split over output rows across `pool`
-// (nullptr: the calling thread only). wtype must satisfy matmul_accepts (checked); for a block
-// type `in` must be a multiple of its block size (checked).
+// (nullptr: the calling thread only) when T * out * in >= kMinParallelMacs. wtype must satisfy
+// matmul_accepts (checked); for a block type `in` must be a multiple of its block size (checked).
 // T == 1 is the decode matvec: every weight row is streamed once. T > 1 is the prefill path: the
 // kernel keeps a tile of weight rows in L1 and reuses it for all tokens.
 // Block-quantized W (llama.cpp's CPU scheme): each x row is quantized once per call to the
@@ -248,7 +259,8 @@ struct AttentionShape {
 // q: [T, n_head, head_dim] f32. k_cache, v_cache: [>= pos0 + T, n_kv, head_dim] of kv_type, with
 // the current tokens' keys/values already stored at rows pos0 .. pos0+T-1.
 // out: [T, n_head, head_dim]; a query with no visible key gets zeros.
-// The fast path uses an online (blocked) softmax and allocates nothing.
+// The fast path uses an online (blocked) softmax and allocates nothing. (token, head) pairs are
+// split over `pool` when the call has at least kMinParallelMacs key-dimension products.
 void attention(const AttentionShape& s, const float* q, const void* k_cache, const void* v_cache,
                float* out, ThreadPool* pool = nullptr);
 void attention(const KernelTable& k, const AttentionShape& s, const float* q, const void* k_cache,

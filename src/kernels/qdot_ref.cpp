@@ -50,6 +50,15 @@ inline int q3_scale(const uint8_t* scales, int j) {
   return low | (high << 4);
 }
 
+// std::round (half away from zero) for |v| < 2^31, without a libm call: the baseline x86-64
+// build has no round instruction, and the roundf call per activation alone was ~3% of the tiny
+// model's Q8_0 decode profile (perf). v - trunc(v) is exact, so the result equals std::round's.
+inline int round_half_away(float v) {
+  const int t = (int)v;  // toward zero
+  const float r = v - (float)t;
+  return r >= 0.5f ? t + 1 : r <= -0.5f ? t - 1 : t;
+}
+
 float quantize_block_q8(const float* x, int8_t* qs) {
   float amax = 0;
   for (int j = 0; j < kQK; ++j) {
@@ -58,7 +67,8 @@ float quantize_block_q8(const float* x, int8_t* qs) {
   }
   const float d = amax / 127;
   const float id = d ? 1.0f / d : 0.0f;
-  for (int j = 0; j < kQK; ++j) qs[j] = (int8_t)std::round(x[j] * id);
+  // |x * id| <= 127 (+ rounding), well inside round_half_away's range.
+  for (int j = 0; j < kQK; ++j) qs[j] = (int8_t)round_half_away(x[j] * id);
   return d;
 }
 

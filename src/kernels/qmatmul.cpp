@@ -150,7 +150,9 @@ void matmul_quantized(const KernelTable& k, const float* x, size_t ldx, size_t T
   const size_t act_bytes = quantized_act_bytes(at, in);
   if (scratch.size() < T * act_bytes) scratch.resize(T * act_bytes);
   uint8_t* xq = scratch.data();
-  if (pool && pool->size() > 1 && T > 1)
+  // Below kMinParallelMacs the pool costs more than it saves (kernels.h).
+  const bool parallel = pool && pool->size() > 1 && T * out * in >= kMinParallelMacs;
+  if (parallel && T > 1)
     pool->parallel_for(T, [&](size_t b, size_t e) {
       for (size_t t = b; t < e; ++t) quant(x + t * ldx, xq + t * act_bytes, in);
     });
@@ -159,7 +161,7 @@ void matmul_quantized(const KernelTable& k, const float* x, size_t ldx, size_t T
 
   QCtx ctx{dot, qdot_rows_fn(k, wtype), static_cast<const uint8_t*>(w), (size_t)dtype_row_bytes(wtype, in), in, xq,
            act_bytes, T, bias, y, ldy};
-  if (pool && pool->size() > 1)
+  if (parallel)
     pool->parallel_for(out, kRowTile, [&](size_t b, size_t e) { qmatmul_rows(ctx, b, e); });
   else
     qmatmul_rows(ctx, 0, out);

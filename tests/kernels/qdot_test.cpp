@@ -238,18 +238,25 @@ TEST(QDot, OneBlockRowsAndExtremeQuants) {
 
 // matmul() on a block type: y[t, o] = qdot(W row o, quantized x row t) + bias[o], exactly (one
 // qdot call per element), for decode and prefill, any thread count and strided rows.
+// Two sizes: 37 rows run on the calling thread even with a pool (below kMinParallelMacs); 1031
+// rows are split over the pool, for the decode call too.
 TEST(QMatmul, EqualsOneQdotPerElementForEveryTable) {
   Rng rng(13);
-  const size_t in = 512, out = 37, T = 5, ldx = in + 7, ldy = out + 3;
-  std::vector<float> x(T * ldx), bias(out);
+  const size_t in = 512, T = 5, ldx = in + 7;
+  ASSERT_LT(T * 37 * in, kMinParallelMacs);
+  ASSERT_GE(1031 * in, kMinParallelMacs);
+  std::vector<float> x(T * ldx);
   test::fill_uniform(rng, x.data(), x.size(), -2.0f, 2.0f);
-  test::fill_uniform(rng, bias.data(), out);
   ThreadPool pool(3);
+  for (size_t out : {size_t(37), size_t(1031)})
   for (DType t : kWeightTypes) {
+    const size_t ldy = out + 3;
+    std::vector<float> bias(out);
+    test::fill_uniform(rng, bias.data(), out);
     std::vector<uint8_t> w = random_weights(rng, t, out, in);
     const size_t rb = dtype_row_bytes(t, in);
     for (const KernelTable* k : supported_kernel_tables()) {
-      const std::string tag = std::string(k->isa) + " " + dtype_name(t);
+      const std::string tag = std::string(k->isa) + " " + dtype_name(t) + " out " + std::to_string(out);
       std::vector<float> expect(T * ldy, -7.0f);
       for (size_t r = 0; r < T; ++r) {
         std::vector<uint8_t> a = quantize_acts(*k, t, x.data() + r * ldx, 1, in);
