@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "core/file_io.h"
@@ -39,8 +40,11 @@ struct TrainArgs {
   int threads = 0;
   size_t max_seq = 0;
   // Tiny model: generated data size, tokenizer and shape.
-  size_t gen_size = 20000;
+  size_t gen_size = 30000;
   int64_t vocab = 1024;
+  // Single digits: each of the 10 digit tokens is seen often, so quantities copy reliably (val
+  // 92.8% -> 94.2% against llama-bpe's groups of up to 3 digits, 30k examples, 3 epochs).
+  std::string tiny_pre = "qwen2";
   int64_t hidden = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0;
   size_t accuracy_limit = 0;  // 0 = the whole val set
   // LoRA / QLoRA (the study's settings).
@@ -110,7 +114,7 @@ Result<Data> load_data(const TrainArgs& a, const Catalog& catalog) {
 // The tiny model's tokenizer: byte-level BPE learned from the training texts and completions,
 // with <|pad|>, <|begin_of_text|>, <|end_of_text|> at ids 0, 1, 2 (the tiny preset's layout).
 Result<Tokenizer> tiny_tokenizer(const std::vector<Example>& train, int64_t vocab,
-                                 TextNormalization norm) {
+                                 const std::string& pre, TextNormalization norm) {
   std::vector<std::string> texts;
   texts.reserve(train.size() * 2);
   for (const Example& ex : train) {
@@ -119,6 +123,7 @@ Result<Tokenizer> tiny_tokenizer(const std::vector<Example>& train, int64_t voca
   }
   BpeTrainOptions bo;
   bo.vocab_size = (int32_t)vocab;
+  bo.pre = pre;
   bo.special_tokens = {"<|pad|>", "<|begin_of_text|>", "<|end_of_text|>"};
   bo.pad_token = "<|pad|>";
   bo.bos_token = "<|begin_of_text|>";
@@ -215,7 +220,7 @@ int run_train(TrainArgs& a) {
       if (!n.ok()) return fail(n.status().with_context("--text-norm"));
       meta.text_normalization = *n;
     }
-    auto t = tiny_tokenizer(data->train, a.vocab, meta.text_normalization);
+    auto t = tiny_tokenizer(data->train, a.vocab, a.tiny_pre, meta.text_normalization);
     if (!t.ok()) return fail(t.status().with_context("tiny tokenizer"));
     tok = std::move(*t);
     auto c = tiny_config(a, tok);
@@ -366,12 +371,16 @@ int run_train(TrainArgs& a) {
       {"val_judged", judged},
       {"total_seconds", total.seconds()},
   };
+  // Peak resident memory of this process (weights, NF4 base, activations, optimizer state).
+  struct rusage ru {};
+  const double peak_rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss * 1024.0 : 0.0;
+  log["peak_rss_bytes"] = peak_rss;
   Status ls = write_file_atomic(join_path(a.out, "train_log.json"), log.dump(2) + "\n");
   if (!ls.ok()) return fail(ls);
   std::fprintf(stderr,
-               "trained %lld steps in %.1f s (%.0f tokens/s); val loss %.4f; val exact match "
-               "%zu/%zu = %.2f%%; wrote %s\n",
-               (long long)res->steps_done, res->seconds, res->tokens_per_s,
+               "trained %lld steps in %.1f s (%.0f tokens/s, peak RSS %.0f MiB); val loss %.4f; "
+               "val exact match %zu/%zu = %.2f%%; wrote %s\n",
+               (long long)res->steps_done, res->seconds, res->tokens_per_s, peak_rss / 1048576.0,
                res->val_loss.empty() ? 0.0 : res->val_loss.back(), correct, judged,
                judged ? 100.0 * correct / judged : 0.0, a.out.c_str());
   return 0;
@@ -453,6 +462,11 @@ void register_train(CLI::App& root, int& exit_code) {
                   "Tiny: how messages enter the prompt: fold (lower case, no diacritics; the "
                   "default) or none. Saved in cartlm.json and applied at inference too")
       ->check(CLI::IsMember({"none", "fold"}));
+  cmd->add_option("--tokenizer-pre", a->tiny_pre,
+                  "Tiny: pre-tokenizer of the learned BPE vocabulary (llama-bpe groups digits "
+                  "by up to 3, qwen2 splits numbers into single digits)")
+      ->check(CLI::IsMember({"llama-bpe", "qwen2"}))
+      ->capture_default_str();
   cmd->add_option("--vocab", a->vocab, "Tiny: BPE vocabulary size")->capture_default_str();
   cmd->add_option("--hidden", a->hidden, "Tiny: override hidden_size");
   cmd->add_option("--layers", a->layers,
