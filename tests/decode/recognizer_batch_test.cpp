@@ -13,6 +13,7 @@
 
 #include "core/thread_pool.h"
 #include "data/catalog.h"
+#include "decode/random_intent_model.h"
 #include "model/gguf_export.h"
 #include "model/init.h"
 
@@ -25,21 +26,7 @@ class RecognizerBatchTest : public ::testing::Test {
     char tmpl[] = "/tmp/cartlm_recognizer_batch_test_XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = new std::string(tmpl);
-    InitOptions io;
-    io.out_dir = *dir_ + "/model";
-    io.hidden = 64;
-    io.layers = 2;
-    io.heads = 4;
-    io.kv_heads = 2;
-    io.ffn = 128;
-    io.seed = 11;
-    io.progress = false;
-    auto rep = init_checkpoint(io);
-    ASSERT_TRUE(rep.ok()) << rep.message();
-    IntentMeta meta;
-    meta.products = default_catalog().names();
-    ASSERT_TRUE(save_intent_meta(io.out_dir, meta).ok());
-    auto lm = load_model(io.out_dir);
+    auto lm = make_random_intent_model(*dir_, 11);
     ASSERT_TRUE(lm.ok()) << lm.message();
     model_ = lm->release();
   }

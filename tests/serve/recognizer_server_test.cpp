@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "data/catalog.h"
+#include "decode/random_intent_model.h"
 #include "model/init.h"
 #include "serve/backend.h"
 #include "serve/server.h"
@@ -26,21 +27,7 @@ class RecognizerServerTest : public ::testing::Test {
     char tmpl[] = "/tmp/cartlm_serve_test_XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = new std::string(tmpl);
-    InitOptions io;
-    io.out_dir = *dir_ + "/model";
-    io.hidden = 64;
-    io.layers = 2;
-    io.heads = 4;
-    io.kv_heads = 2;
-    io.ffn = 128;
-    io.seed = 7;
-    io.progress = false;
-    auto rep = init_checkpoint(io);
-    ASSERT_TRUE(rep.ok()) << rep.message();
-    IntentMeta meta;
-    meta.products = default_catalog().names();
-    ASSERT_TRUE(save_intent_meta(io.out_dir, meta).ok());
-    auto lm = load_model(io.out_dir);
+    auto lm = make_random_intent_model(*dir_, 7);
     ASSERT_TRUE(lm.ok()) << lm.message();
     model_ = lm->release();
     auto r = recognizer_create(*model_, {});
