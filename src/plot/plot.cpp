@@ -204,13 +204,36 @@ void draw_frame(cairo_t* cr, const ChartSpec& spec, const Frame& f, Axis& xa, Ax
   cairo_stroke(cr);
 }
 
+// A rectangle in pixels that the legend should not cover (a data point and its label).
+struct PxBox {
+  double x0, y0, x1, y1;
+};
+
+// The legend goes into the corner of the plot area where it covers the least of `avoid`
+// (top right first on ties), so it never hides a point that has a free corner to go to.
 void draw_legend(cairo_t* cr, const std::vector<std::pair<std::string, Rgb>>& entries,
-                 double x_right, double y_top) {
+                 const Axis& xa, const Axis& ya, const std::vector<PxBox>& avoid) {
   if (entries.empty()) return;
   double w = 0;
   for (const auto& e : entries) w = std::max(w, text_width(cr, e.first, 11));
   double box_w = w + 34, box_h = 18.0 * entries.size() + 8;
-  double x0 = x_right - box_w - 8, y0 = y_top + 8;
+  const double left = xa.p0 + 8, right = xa.p1 - box_w - 8;
+  const double top = ya.p1 + 8, bottom = ya.p0 - box_h - 8;
+  const double corners[4][2] = {{right, top}, {left, top}, {right, bottom}, {left, bottom}};
+  double x0 = right, y0 = top, best = INFINITY;
+  for (const auto& c : corners) {
+    double covered = 0;
+    for (const PxBox& b : avoid) {
+      double ox = std::min(c[0] + box_w, b.x1) - std::max(c[0], b.x0);
+      double oy = std::min(c[1] + box_h, b.y1) - std::max(c[1], b.y0);
+      if (ox > 0 && oy > 0) covered += ox * oy;
+    }
+    if (covered < best) {
+      best = covered;
+      x0 = c[0];
+      y0 = c[1];
+    }
+  }
   cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
   cairo_rectangle(cr, x0, y0, box_w, box_h);
   cairo_fill_preserve(cr);
@@ -291,8 +314,13 @@ Result<std::string> render_line_chart(ImageFormat format, const ChartSpec& spec,
     cairo_rectangle(cr, xa.p0, ya.p1, xa.p1 - xa.p0, ya.p0 - ya.p1);
     cairo_clip(cr);
     std::vector<std::pair<std::string, Rgb>> legend;
+    std::vector<PxBox> avoid;
     for (size_t k = 0; k < series.size(); ++k) {
       const Series& s = series[k];
+      for (size_t i = 0; i < s.x.size(); ++i) {
+        double px = xa.to_px(s.x[i]), py = ya.to_px(s.y[i]);
+        avoid.push_back({px - 4, py - 4, px + 4, py + 4});
+      }
       Rgb c = palette(k);
       set_rgb(cr, c);
       cairo_set_line_width(cr, 2);
@@ -312,7 +340,7 @@ Result<std::string> render_line_chart(ImageFormat format, const ChartSpec& spec,
       if (!s.name.empty()) legend.push_back({s.name, c});
     }
     cairo_restore(cr);
-    draw_legend(cr, legend, xa.p1, ya.p1);
+    draw_legend(cr, legend, xa, ya, avoid);
   });
 }
 
@@ -432,8 +460,10 @@ Result<std::string> render_scatter_chart(ImageFormat format, const ChartSpec& sp
       legend.push_back({data.frontier_name, kAccent});
     }
     bool any_dominated = false;
+    std::vector<PxBox> avoid;
     for (const ScatterPoint& p : data.points) {
       double px = xa.to_px(p.x), py = ya.to_px(p.y);
+      avoid.push_back({px - 8, py - 8, px + 12 + text_width(cr, p.label, 11), py + 8});
       cairo_new_path(cr);
       cairo_arc(cr, px, py, p.highlight ? 7 : 5.5, 0, 2 * M_PI);
       if (p.dominated) {
@@ -452,7 +482,7 @@ Result<std::string> render_scatter_chart(ImageFormat format, const ChartSpec& sp
     }
     legend.push_back({"variant", palette(0)});
     if (any_dominated) legend.push_back({"dominated variant (hollow)", kGrey});
-    draw_legend(cr, legend, xa.p1, ya.p1);
+    draw_legend(cr, legend, xa, ya, avoid);
   });
 }
 

@@ -1,11 +1,15 @@
 #include "serve/server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <thread>
 
 #include "core/strings.h"
 #include "core/timer.h"
@@ -50,8 +54,13 @@ struct Server::Impl {
   Scheduler scheduler;
   httplib::Server http;
   int bound_port = -1;
+  int listen_fd = -1;  // the listening socket, captured by the socket-options hook
   std::atomic<bool> ready{false};
   std::atomic<bool> stopping{false};
+  // httplib's stop() does nothing until its listen loop runs, so a stop() that comes right after
+  // run() started must wait for the loop (see stop()).
+  std::atomic<bool> run_started{false};
+  std::atomic<bool> run_finished{false};
   std::string model_name;  // written before `ready` is set, read only after
   long long created = unix_now();
   std::atomic<uint64_t> next_id{1};
@@ -249,6 +258,12 @@ Server::Server(ServeOptions opt) : impl_(std::make_unique<Impl>(std::move(opt)))
   s.http.set_keep_alive_max_count(1000);
   s.http.set_read_timeout(10, 0);
   s.http.set_write_timeout(10, 0);
+  // The hook runs on the listening socket before bind(); remember it so that bind() can raise
+  // its backlog (see there).
+  s.http.set_socket_options([&s](socket_t sock) {
+    httplib::default_socket_options(sock);
+    s.listen_fd = static_cast<int>(sock);
+  });
 }
 
 Server::~Server() { stop(); }
@@ -267,10 +282,31 @@ Status Server::bind() {
     }
     s.bound_port = s.opt.port;
   }
+  // Debian's cpp-httplib is a prebuilt library that listens with a backlog of 5
+  // (CPPHTTPLIB_LISTEN_BACKLOG, fixed when the .so was built). When more clients than that
+  // connect at once, the kernel drops handshakes (TcpExtListenOverflows); such a client may
+  // believe it is connected and have its request arrive only on a TCP retransmission, after the
+  // keep-alive wait for the first request has already closed the connection: the client sees
+  // the connection closed without an answer. Calling listen() again on a listening socket only
+  // changes its backlog (Linux); the kernel caps it at net.core.somaxconn.
+  if (s.listen_fd < 0 || ::listen(s.listen_fd, s.opt.listen_backlog) != 0) {
+    return error(strformat("serve: cannot set the listen backlog of %s:%d to %d",
+                           s.opt.host.c_str(), s.bound_port, s.opt.listen_backlog));
+  }
   return Status();
 }
 
 int Server::port() const { return impl_->bound_port; }
+
+int Server::listen_backlog() const {
+  const Impl& s = *impl_;
+  if (s.listen_fd < 0 || s.bound_port < 0) return -1;
+  // For a listening socket the kernel reports its accept-queue limit in tcpi_sacked.
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (::getsockopt(s.listen_fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return -1;
+  return static_cast<int>(info.tcpi_sacked);
+}
 
 Status Server::attach(Backend backend) {
   Impl& s = *impl_;
@@ -286,7 +322,11 @@ Status Server::attach(Backend backend) {
 Status Server::run() {
   Impl& s = *impl_;
   if (s.bound_port < 0) return error("serve: run() before bind()");
-  bool ok = s.http.listen_after_bind();
+  // Paired with stop(): either stop() sees run_started and waits for the listen loop, or this
+  // sees `stopping` and does not start it.
+  s.run_started.store(true);
+  bool ok = s.stopping.load() ? true : s.http.listen_after_bind();
+  s.run_finished.store(true);
   // listen_after_bind returns once the connection threads are joined, i.e. every in-flight
   // request has been answered; then let the workers finish and exit.
   s.ready.store(false);
@@ -299,6 +339,11 @@ Status Server::run() {
 void Server::stop() {
   Impl& s = *impl_;
   s.stopping.store(true);
+  if (s.run_started.load()) {
+    while (!s.http.is_running() && !s.run_finished.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
   s.http.stop();
 }
 

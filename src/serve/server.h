@@ -34,6 +34,8 @@ struct ServeOptions {
                              // socket backlog, is where overload shows up as 429)
   int keep_alive_s = 2;      // idle keep-alive connections are closed after this (also bounds
                              // how long shutdown waits for idle clients)
+  int listen_backlog = 1024;  // pending connections the kernel queues for accept (capped by
+                              // net.core.somaxconn); too small drops handshakes under a burst
   ApiLimits limits;
   bool log_requests = false;  // one stderr line per request
 };
@@ -47,6 +49,8 @@ class Server {
 
   Status bind();
   int port() const;
+  // The listening socket's accept-queue limit as the kernel reports it (-1 before bind()).
+  int listen_backlog() const;
   // Starts the backend's workers (each creates its session); /health is ready afterwards.
   Status attach(Backend backend);
   // Serves until stop(); returns after in-flight requests finished and the workers drained.
