@@ -377,12 +377,16 @@ int run_train(TrainArgs& a) {
   log["peak_rss_bytes"] = peak_rss;
   Status ls = write_file_atomic(join_path(a.out, "train_log.json"), log.dump(2) + "\n");
   if (!ls.ok()) return fail(ls);
-  std::fprintf(stderr,
-               "trained %lld steps in %.1f s (%.0f tokens/s, peak RSS %.0f MiB); val loss %.4f; "
-               "val exact match %zu/%zu = %.2f%%; wrote %s\n",
+  const std::string accuracy =
+      judged ? strformat("val exact match %zu/%zu = %.2f%%", correct, judged,
+                         100.0 * correct / judged)
+             : std::string(lora ? "val exact match: run `cartlm merge`, then `cartlm eval`"
+                                : "no val examples judged");
+  std::fprintf(stderr, "trained %lld steps in %.1f s (%.0f tokens/s, peak RSS %.0f MiB); val loss "
+               "%.4f; %s; wrote %s\n",
                (long long)res->steps_done, res->seconds, res->tokens_per_s, peak_rss / 1048576.0,
-               res->val_loss.empty() ? 0.0 : res->val_loss.back(), correct, judged,
-               judged ? 100.0 * correct / judged : 0.0, a.out.c_str());
+               res->val_loss.empty() ? 0.0 : res->val_loss.back(), accuracy.c_str(),
+               a.out.c_str());
   return 0;
 }
 
