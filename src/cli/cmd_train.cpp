@@ -8,8 +8,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sys/resource.h>
 
+#include "bench/probes.h"
 #include "cli/cli.h"
 #include "core/file_io.h"
 #include "core/strings.h"
@@ -372,8 +372,7 @@ int run_train(TrainArgs& a) {
       {"total_seconds", total.seconds()},
   };
   // Peak resident memory of this process (weights, NF4 base, activations, optimizer state).
-  struct rusage ru {};
-  const double peak_rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss * 1024.0 : 0.0;
+  const double peak_rss = (double)peak_rss_bytes();
   log["peak_rss_bytes"] = peak_rss;
   Status ls = write_file_atomic(join_path(a.out, "train_log.json"), log.dump(2) + "\n");
   if (!ls.ok()) return fail(ls);

@@ -459,6 +459,16 @@ std::string join_pieces(const Pieces& pieces) {
   return out;
 }
 
+// Whether an inserted phrase (brand clause, item detail) contains a product name or surface
+// form as a word: such a phrase would make the label ambiguous, so it is not used.
+static bool names_a_product(const std::string& phrase, const NoiseContext& ctx) {
+  if (!ctx.product_words) return false;
+  const std::string low = to_lower(phrase);
+  for (const std::string& w : *ctx.product_words)
+    if (contains_word(low, w)) return true;
+  return false;
+}
+
 std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
                                      const NoiseContext& ctx, Rng& rng) {
   CARTLM_CHECK(ctx.pack != nullptr);
@@ -469,11 +479,7 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
   if (hit(rates.brand) && !pack.brand_clauses.empty()) {
     for (int attempt = 0; attempt < 5; ++attempt) {
       std::string clause = replace_all(pick(rng, pack.brand_clauses), "{brand}", pick(rng, pack.brands));
-      std::string low = to_lower(clause);
-      bool clashes = false;
-      if (ctx.product_words)
-        for (const std::string& w : *ctx.product_words) clashes |= contains_word(low, w);
-      if (clashes) continue;
+      if (names_a_product(clause, ctx)) continue;
       // "from Lidl" goes right after the product; ", preferably Nivea" ends the message.
       if (starts_with(clause, ",") || starts_with(clause, " -")) append_clause(pieces, clause);
       else insert_after_product(pieces, clause);
@@ -499,11 +505,7 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
     for (int attempt = 0; attempt < 5; ++attempt) {
       const bool before = can_precede && rng.bernoulli(0.5);
       std::string phrase = before ? pick(rng, pack.detail_before) : pick(rng, pack.detail_after);
-      std::string low = to_lower(phrase);
-      bool clashes = false;
-      if (ctx.product_words)
-        for (const std::string& w : *ctx.product_words) clashes |= contains_word(low, w);
-      if (clashes) continue;
+      if (names_a_product(phrase, ctx)) continue;
       if (before) {
         pieces[at].text = phrase + " " + pieces[at].text;
       } else {
