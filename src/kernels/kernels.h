@@ -65,8 +65,9 @@ using QDotFn = float (*)(const void* w, const void* a, size_t n);
 // bit-identical to the single-row slot (prefill unpacks each weight block once for nt tokens).
 using QDotRowsFn = void (*)(const void* w, const void* a, size_t a_stride, size_t nt, size_t n,
                             float* y, size_t y_stride);
-// x[n] -> n / block_size activation blocks (Q8_0, Q8_1 or Q8_K), byte-identical to the quant
-// module's quantize_q8_*_ref (tests/model/llama_quant_test.cpp checks it).
+// x[n] -> n / block_size activation blocks (Q8_0, Q8_1 or Q8_K), byte-identical to llama.cpp's
+// quantize_row_q8_*_ref (the quant module's traits use quantize_act_q8_*_ref below for these
+// formats; tests/quant/llama_cpp_digest_test.cpp pins the bytes).
 using QuantizeActFn = void (*)(const float* x, void* y, size_t n);
 
 // One slot: the function and the name of the implementation that fills it ("matmul_f16_avx512").
@@ -183,9 +184,9 @@ QuantizeActFn quantize_act_fn(const KernelTable& k, DType act_type);
 // Bytes of one quantized activation row of n elements (n a multiple of the block size).
 size_t quantized_act_bytes(DType act_type, size_t n);
 
-// Scalar twins. The dots compute exactly what quant/quant.h's dot_*_ref compute (same integer
-// sums, same f32 order), so they are bit-identical to them; the quantizers are byte-identical to
-// quantize_q8_0/q8_1/q8_k_ref.
+// Scalar references: the one implementation of these dots and quantizers (quant's traits point
+// their vec_dot_ref and Q8_0/Q8_1/Q8_K quantize_row_ref here). Exact integer sums per block,
+// combined in f32 block by block in order; the weight row w is n elements of the format.
 float qdot_q4_0_ref(const void* w, const void* a, size_t n);
 float qdot_q4_1_ref(const void* w, const void* a, size_t n);
 float qdot_q5_0_ref(const void* w, const void* a, size_t n);
@@ -196,6 +197,10 @@ float qdot_q3_k_ref(const void* w, const void* a, size_t n);
 float qdot_q4_k_ref(const void* w, const void* a, size_t n);
 float qdot_q5_k_ref(const void* w, const void* a, size_t n);
 float qdot_q6_k_ref(const void* w, const void* a, size_t n);
+// The activation-only formats against themselves: no table slot (matmul never multiplies Q8_1 or
+// Q8_K weights); quant's traits rows for Q8_1 and Q8_K use them.
+float qdot_q8_1_ref(const void* w, const void* a, size_t n);
+float qdot_q8_k_ref(const void* w, const void* a, size_t n);
 void quantize_act_q8_0_ref(const float* x, void* y, size_t n);
 void quantize_act_q8_1_ref(const float* x, void* y, size_t n);
 void quantize_act_q8_k_ref(const float* x, void* y, size_t n);

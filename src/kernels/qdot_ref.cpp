@@ -1,11 +1,12 @@
-// Scalar twins of the block-quantized dot products and the activation quantizers (the scalar
-// table's qdot/quantize slots).
-//
-// Why a second copy of what src/quant/ already has: quant depends on kernels, not the other way
-// round, so the kernels' scalar table cannot point at quant's functions. These are written to do
-// the very same operations in the same order as quant's dot_*_ref / quantize_q8_*_ref, and
-// tests/model/llama_quant_test.cpp (which links both) checks them bit for bit and byte for byte.
-// This file is baseline x86-64 code (no FMA), so no a*b+c is contracted, as in quant.
+// The scalar reference of every block-quantized dot product (each weight format against its 8-bit
+// activation format) and of the Q8_0 / Q8_1 / Q8_K activation quantizers: the scalar table's
+// qdot/quantize slots, and the only implementation of this math in cartlm. quant's traits point
+// their vec_dot_ref and Q8 quantize_row_ref here (quant links kernels; kernels cannot link quant),
+// so the Q8_0 weights of a GGUF file are written by quantize_act_q8_0_ref too and must stay
+// byte-identical to llama.cpp (tests/quant/llama_cpp_digest_test.cpp). The AVX2/AVX-512 tables
+// are tested against these (tests/kernels/qdot_test.cpp), these against dequantize-then-dot
+// (tests/quant/vec_dot_test.cpp).
+// This file is baseline x86-64 code (no FMA), so no a*b+c is contracted.
 #include <cmath>
 #include <cstring>
 
@@ -67,6 +68,14 @@ float quantize_block_q8(const float* x, int8_t* qs) {
   }
   const float d = amax / 127;
   const float id = d ? 1.0f / d : 0.0f;
+  if (std::isinf(id)) {
+    // amax below ~3.7e-37: 1/d overflows and every x * id is +-inf or NaN. (int8_t)roundf of
+    // those (llama.cpp's code, and quant's former copy of it) gives 0 with gcc on x86, and d
+    // rounds to fp16 0, so store zeros: round_half_away would give +-1 and change the bytes of
+    // such a Q8_0 weight block.
+    for (int j = 0; j < kQK; ++j) qs[j] = 0;
+    return d;
+  }
   // |x * id| <= 127 (+ rounding), well inside round_half_away's range.
   for (int j = 0; j < kQK; ++j) qs[j] = (int8_t)round_half_away(x[j] * id);
   return d;
@@ -127,92 +136,104 @@ void quantize_act_q8_k_ref(const float* x, void* vy, size_t n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Legacy formats (32-element blocks)
+// 8-bit formats against themselves (Q8_0 weights; Q8_1 and Q8_K only for quant's traits)
 // ---------------------------------------------------------------------------------------------
 
-float qdot_q8_0_ref(const void* vw, const void* va, size_t n) {
-  check_n(n, kQK);
-  const BlockQ8_0* w = static_cast<const BlockQ8_0*>(vw);
-  const BlockQ8_0* a = static_cast<const BlockQ8_0*>(va);
+namespace {
+
+// The scale of an 8-bit block: fp16 for Q8_0/Q8_1, f32 for Q8_K.
+inline float scale_of(const BlockQ8_0& b) { return fp16_to_fp32(b.d); }
+inline float scale_of(const BlockQ8_1& b) { return fp16_to_fp32(b.d); }
+inline float scale_of(const BlockQ8_K& b) { return b.d; }
+
+// An 8-bit format against itself: Σ over blocks of d·d_a·Σq·q_a.
+template <class B>
+float qdot_q8_same(const void* vw, const void* va, size_t n) {
+  constexpr int kN = (int)sizeof(B::qs);
+  check_n(n, kN);
+  const B* w = static_cast<const B*>(vw);
+  const B* a = static_cast<const B*>(va);
   float sum = 0;
-  for (size_t i = 0; i < n / kQK; ++i) {
+  for (size_t i = 0; i < n / kN; ++i) {
     int sumi = 0;
-    for (int j = 0; j < kQK; ++j) sumi += w[i].qs[j] * a[i].qs[j];
-    sum += fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d) * (float)sumi;
+    for (int j = 0; j < kN; ++j) sumi += w[i].qs[j] * a[i].qs[j];
+    sum += scale_of(w[i]) * scale_of(a[i]) * (float)sumi;
   }
   return sum;
 }
 
-float qdot_q4_0_ref(const void* vw, const void* va, size_t n) {
-  check_n(n, kQK);
-  const BlockQ4_0* w = static_cast<const BlockQ4_0*>(vw);
-  const BlockQ8_0* a = static_cast<const BlockQ8_0*>(va);
-  float sum = 0;
-  for (size_t i = 0; i < n / kQK; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      sumi += ((w[i].qs[j] & 0x0F) - 8) * a[i].qs[j];
-      sumi += ((w[i].qs[j] >> 4) - 8) * a[i].qs[j + 16];
-    }
-    sum += fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d) * (float)sumi;
-  }
-  return sum;
+}  // namespace
+
+float qdot_q8_0_ref(const void* w, const void* a, size_t n) {
+  return qdot_q8_same<BlockQ8_0>(w, a, n);
+}
+float qdot_q8_1_ref(const void* w, const void* a, size_t n) {
+  return qdot_q8_same<BlockQ8_1>(w, a, n);
+}
+float qdot_q8_k_ref(const void* w, const void* a, size_t n) {
+  return qdot_q8_same<BlockQ8_K>(w, a, n);
 }
 
-float qdot_q4_1_ref(const void* vw, const void* va, size_t n) {
-  check_n(n, kQK);
-  const BlockQ4_1* w = static_cast<const BlockQ4_1*>(vw);
-  const BlockQ8_1* a = static_cast<const BlockQ8_1*>(va);
-  float sum = 0;
-  for (size_t i = 0; i < n / kQK; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      sumi += (w[i].qs[j] & 0x0F) * a[i].qs[j];
-      sumi += (w[i].qs[j] >> 4) * a[i].qs[j + 16];
-    }
-    sum += fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d) * (float)sumi +
-           fp16_to_fp32(w[i].m) * fp16_to_fp32(a[i].s);
-  }
-  return sum;
+// ---------------------------------------------------------------------------------------------
+// Legacy 4/5-bit formats (32-element blocks)
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// Q4_0, Q4_1, Q5_0 and Q5_1 share one loop (qdot_legacy); what differs is read through these.
+// Bit 4 of the quants: none for Q4_x; for Q5_x qh as a little-endian u32, bit j = element j.
+inline uint32_t fifth_bits(const BlockQ4_0&) { return 0; }
+inline uint32_t fifth_bits(const BlockQ4_1&) { return 0; }
+inline uint32_t fifth_bits(const BlockQ5_0& b) { return load_qh(b.qh); }
+inline uint32_t fifth_bits(const BlockQ5_1& b) { return load_qh(b.qh); }
+
+// The min term of a block. Σ(d·q + m)·(d_a·q_a) = d·d_a·Σq·q_a + m·(d_a·Σq_a), and Q8_1 stores
+// the last factor as s; the symmetric formats (Q8_0 activations) have none. Adding 0.0f leaves
+// their sums bit-identical (the running sum starts at +0, so it is never -0).
+template <class W>
+float min_term(const W&, const BlockQ8_0&) {
+  return 0.0f;
+}
+template <class W>
+float min_term(const W& w, const BlockQ8_1& a) {
+  return fp16_to_fp32(w.m) * fp16_to_fp32(a.s);
 }
 
-float qdot_q5_0_ref(const void* vw, const void* va, size_t n) {
+// Σ over blocks of d·d_a·Σ(q - offset)·q_a (+ the min term). Byte j of qs holds element j in its
+// low nibble and element j + 16 in its high nibble.
+template <class W, class A>
+float qdot_legacy(const void* vw, const void* va, size_t n, int offset) {
   check_n(n, kQK);
-  const BlockQ5_0* w = static_cast<const BlockQ5_0*>(vw);
-  const BlockQ8_0* a = static_cast<const BlockQ8_0*>(va);
+  const W* w = static_cast<const W*>(vw);
+  const A* a = static_cast<const A*>(va);
   float sum = 0;
   for (size_t i = 0; i < n / kQK; ++i) {
-    const uint32_t qh = load_qh(w[i].qh);
-    int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int h0 = (int)((qh >> j) & 1) << 4;
-      const int h1 = (int)((qh >> (j + 16)) & 1) << 4;
-      sumi += (((w[i].qs[j] & 0x0F) | h0) - 16) * a[i].qs[j];
-      sumi += (((w[i].qs[j] >> 4) | h1) - 16) * a[i].qs[j + 16];
-    }
-    sum += fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d) * (float)sumi;
-  }
-  return sum;
-}
-
-float qdot_q5_1_ref(const void* vw, const void* va, size_t n) {
-  check_n(n, kQK);
-  const BlockQ5_1* w = static_cast<const BlockQ5_1*>(vw);
-  const BlockQ8_1* a = static_cast<const BlockQ8_1*>(va);
-  float sum = 0;
-  for (size_t i = 0; i < n / kQK; ++i) {
-    const uint32_t qh = load_qh(w[i].qh);
+    const uint32_t qh = fifth_bits(w[i]);
     int sumi = 0;
     for (int j = 0; j < kQK / 2; ++j) {
       const int h0 = (int)((qh >> j) & 1) << 4;
       const int h1 = (int)((qh >> (j + 16)) & 1) << 4;
-      sumi += ((w[i].qs[j] & 0x0F) | h0) * a[i].qs[j];
-      sumi += ((w[i].qs[j] >> 4) | h1) * a[i].qs[j + 16];
+      sumi += (((w[i].qs[j] & 0x0F) | h0) - offset) * a[i].qs[j];
+      sumi += (((w[i].qs[j] >> 4) | h1) - offset) * a[i].qs[j + 16];
     }
-    sum += fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d) * (float)sumi +
-           fp16_to_fp32(w[i].m) * fp16_to_fp32(a[i].s);
+    sum += fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d) * (float)sumi + min_term(w[i], a[i]);
   }
   return sum;
+}
+
+}  // namespace
+
+float qdot_q4_0_ref(const void* w, const void* a, size_t n) {
+  return qdot_legacy<BlockQ4_0, BlockQ8_0>(w, a, n, 8);
+}
+float qdot_q4_1_ref(const void* w, const void* a, size_t n) {
+  return qdot_legacy<BlockQ4_1, BlockQ8_1>(w, a, n, 0);
+}
+float qdot_q5_0_ref(const void* w, const void* a, size_t n) {
+  return qdot_legacy<BlockQ5_0, BlockQ8_0>(w, a, n, 16);
+}
+float qdot_q5_1_ref(const void* w, const void* a, size_t n) {
+  return qdot_legacy<BlockQ5_1, BlockQ8_1>(w, a, n, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,30 +262,19 @@ float qdot_q2_k_ref(const void* vw, const void* va, size_t n) {
   return sum;
 }
 
-float qdot_q3_k_ref(const void* vw, const void* va, size_t n) {
-  check_n(n, kQKK);
-  const BlockQ3_K* w = static_cast<const BlockQ3_K*>(vw);
-  const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
-  float sum = 0;
-  for (size_t i = 0; i < n / kQKK; ++i) {
-    int isum = 0;
-    for (int j = 0; j < 16; ++j) {
-      int s = 0;
-      for (int e = 16 * j; e < 16 * j + 16; ++e) {
-        const int low = (w[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-        const int q = low - (((w[i].hmask[e % 32] >> (e / 32)) & 1) ? 0 : 4);
-        s += q * a[i].qs[e];
-      }
-      isum += (q3_scale(w[i].scales, j) - 32) * s;
-    }
-    sum += fp16_to_fp32(w[i].d) * a[i].d * (float)isum;
-  }
-  return sum;
-}
+namespace {
 
-float qdot_q4_k_ref(const void* vw, const void* va, size_t n) {
+// Q4_K and Q5_K share one loop; bit 4 of element 32j + l (sub-block j) is all that differs:
+// none for Q4_K, bit j of qh[l] for Q5_K.
+inline int fifth_bit(const BlockQ4_K&, int, int) { return 0; }
+inline int fifth_bit(const BlockQ5_K& b, int j, int l) { return ((b.qh[l] >> j) & 1) << 4; }
+
+// Σ (d·sc·q - dmin·m)·(d_a·q_a) = d·d_a·Σ_j sc_j·Σq·q_a - dmin·d_a·Σ_j m_j·(bsum_2j + bsum_2j+1).
+// Sub-block j's quants are the low (j even) or high nibbles of qs[32·(j/2) ..].
+template <class W>
+float qdot_q45_k(const void* vw, const void* va, size_t n) {
   check_n(n, kQKK);
-  const BlockQ4_K* w = static_cast<const BlockQ4_K*>(vw);
+  const W* w = static_cast<const W*>(vw);
   const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
   float sum = 0;
   for (size_t i = 0; i < n / kQKK; ++i) {
@@ -276,7 +286,7 @@ float qdot_q4_k_ref(const void* vw, const void* va, size_t n) {
       const int shift = 4 * (j % 2);
       const int8_t* qa = a[i].qs + 32 * j;
       int s = 0;
-      for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0xF) * qa[l];
+      for (int l = 0; l < 32; ++l) s += (((q[l] >> shift) & 0xF) | fifth_bit(w[i], j, l)) * qa[l];
       isum += sc * s;
       summs += m * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]);
     }
@@ -286,56 +296,54 @@ float qdot_q4_k_ref(const void* vw, const void* va, size_t n) {
   return sum;
 }
 
-float qdot_q5_k_ref(const void* vw, const void* va, size_t n) {
-  check_n(n, kQKK);
-  const BlockQ5_K* w = static_cast<const BlockQ5_K*>(vw);
-  const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
-  float sum = 0;
-  for (size_t i = 0; i < n / kQKK; ++i) {
-    int isum = 0, summs = 0;
-    for (int j = 0; j < 8; ++j) {
-      int sc, m;
-      scale_min_k4(j, w[i].scales, &sc, &m);
-      const uint8_t* q = w[i].qs + 32 * (j / 2);
-      const int shift = 4 * (j % 2);
-      const int8_t* qa = a[i].qs + 32 * j;
-      int s = 0;
-      for (int l = 0; l < 32; ++l) {
-        const int v = ((q[l] >> shift) & 0xF) | (((w[i].qh[l] >> j) & 1) << 4);
-        s += v * qa[l];
-      }
-      isum += sc * s;
-      summs += m * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]);
-    }
-    sum += fp16_to_fp32(w[i].d) * a[i].d * (float)isum -
-           fp16_to_fp32(w[i].dmin) * a[i].d * (float)summs;
-  }
-  return sum;
-}
+}  // namespace
 
-float qdot_q6_k_ref(const void* vw, const void* va, size_t n) {
+float qdot_q4_k_ref(const void* w, const void* a, size_t n) { return qdot_q45_k<BlockQ4_K>(w, a, n); }
+float qdot_q5_k_ref(const void* w, const void* a, size_t n) { return qdot_q45_k<BlockQ5_K>(w, a, n); }
+
+namespace {
+
+// Q3_K and Q6_K share one loop: 16 sub-blocks of 16 with a signed scale each and no min. These
+// read element e's signed quant and sub-block j's scale.
+// Q3_K: 2 low bits at bit 2·((e%128)/32) of qs[32·(e/128) + e%32]; a clear bit e/32 of
+// hmask[e%32] means -4. Scales are 6-bit, stored + 32.
+inline int quant_at(const BlockQ3_K& b, int e) {
+  const int low = (b.qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+  return low - (((b.hmask[e % 32] >> (e / 32)) & 1) ? 0 : 4);
+}
+// Q6_K: half h = e/128, l = e%32, group g = (e%128)/32 (0..3). Low nibble from
+// ql[64h + l + 32*(g&1)] (high half when g >= 2), high 2 bits at bit 2g of qh[32h + l]; value - 32.
+inline int quant_at(const BlockQ6_K& b, int e) {
+  const int h = e / 128, l = e % 32, g = (e % 128) / 32;
+  const uint8_t ql = b.ql[64 * h + l + 32 * (g & 1)];
+  const int lo = g < 2 ? (ql & 0xF) : (ql >> 4);
+  const int hi = (b.qh[32 * h + l] >> (2 * g)) & 3;
+  return (lo | (hi << 4)) - 32;
+}
+inline int sub_scale(const BlockQ3_K& b, int j) { return q3_scale(b.scales, j) - 32; }
+inline int sub_scale(const BlockQ6_K& b, int j) { return b.scales[j]; }
+
+template <class W>
+float qdot_q36_k(const void* vw, const void* va, size_t n) {
   check_n(n, kQKK);
-  const BlockQ6_K* w = static_cast<const BlockQ6_K*>(vw);
+  const W* w = static_cast<const W*>(vw);
   const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
   float sum = 0;
   for (size_t i = 0; i < n / kQKK; ++i) {
     int isum = 0;
     for (int j = 0; j < 16; ++j) {
       int s = 0;
-      for (int e = 16 * j; e < 16 * j + 16; ++e) {
-        // Element e: half h = e/128, l = e%32, group g = (e%128)/32 (0..3). Low nibble from
-        // ql[64h + l + 32*(g&1)] (high half when g >= 2), high 2 bits at bit 2g of qh[32h + l].
-        const int h = e / 128, l = e % 32, g = (e % 128) / 32;
-        const uint8_t ql = w[i].ql[64 * h + l + 32 * (g & 1)];
-        const int lo = g < 2 ? (ql & 0xF) : (ql >> 4);
-        const int hi = (w[i].qh[32 * h + l] >> (2 * g)) & 3;
-        s += ((lo | (hi << 4)) - 32) * a[i].qs[e];
-      }
-      isum += w[i].scales[j] * s;
+      for (int e = 16 * j; e < 16 * j + 16; ++e) s += quant_at(w[i], e) * a[i].qs[e];
+      isum += sub_scale(w[i], j) * s;
     }
     sum += fp16_to_fp32(w[i].d) * a[i].d * (float)isum;
   }
   return sum;
 }
+
+}  // namespace
+
+float qdot_q3_k_ref(const void* w, const void* a, size_t n) { return qdot_q36_k<BlockQ3_K>(w, a, n); }
+float qdot_q6_k_ref(const void* w, const void* a, size_t n) { return qdot_q36_k<BlockQ6_K>(w, a, n); }
 
 }  // namespace cartlm

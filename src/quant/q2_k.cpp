@@ -133,26 +133,4 @@ void dequantize_q2_k(const void* vx, float* y, int64_t n) {
   }
 }
 
-float dot_q2_k_q8_k_ref(const void* vw, const void* va, int64_t n) {
-  check_row(n, kQKK);
-  const BlockQ2_K* w = static_cast<const BlockQ2_K*>(vw);
-  const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
-  uint8_t q[kQKK];
-  float sum = 0;
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    // Σ_e (d·sc·q - dmin·m)·(da·qa) = da·d·Σ_j sc_j·Σ q·qa - da·dmin·Σ_j m_j·bsum_j
-    unpack_2bit(w[i].qs, q);
-    int isum = 0, summs = 0;
-    for (int j = 0; j < kSub; ++j) {
-      int s = 0;
-      for (int e = 16 * j; e < 16 * j + 16; ++e) s += q[e] * a[i].qs[e];
-      isum += (w[i].scales[j] & 0xF) * s;
-      summs += (w[i].scales[j] >> 4) * a[i].bsums[j];
-    }
-    sum += a[i].d * fp16_to_fp32(w[i].d) * (float)isum -
-           a[i].d * fp16_to_fp32(w[i].dmin) * (float)summs;
-  }
-  return sum;
-}
-
 }  // namespace cartlm

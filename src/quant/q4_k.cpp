@@ -144,29 +144,4 @@ void dequantize_q4_k(const void* vx, float* y, int64_t n) {
   }
 }
 
-float dot_q4_k_q8_k_ref(const void* vw, const void* va, int64_t n) {
-  check_row(n, kQKK);
-  const BlockQ4_K* w = static_cast<const BlockQ4_K*>(vw);
-  const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
-  float sum = 0;
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    // Σ (d·sc·q - dmin·m)·(da·qa) = d·da·Σ_j sc_j·Σ q·qa - dmin·da·Σ_j m_j·(bsum_2j + bsum_2j+1)
-    int isum = 0, summs = 0;
-    for (int j = 0; j < 8; ++j) {
-      uint8_t sc, m;
-      get_scale_min_k4(j, w[i].scales, &sc, &m);
-      const uint8_t* q = w[i].qs + 32 * (j / 2);
-      const int shift = 4 * (j % 2);
-      const int8_t* qa = a[i].qs + 32 * j;
-      int s = 0;
-      for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0xF) * qa[l];
-      isum += sc * s;
-      summs += m * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]);
-    }
-    sum += fp16_to_fp32(w[i].d) * a[i].d * (float)isum -
-           fp16_to_fp32(w[i].dmin) * a[i].d * (float)summs;
-  }
-  return sum;
-}
-
 }  // namespace cartlm

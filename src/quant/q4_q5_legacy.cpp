@@ -117,22 +117,6 @@ void dequantize_q4_0(const void* vx, float* y, int64_t n) {
   }
 }
 
-float dot_q4_0_q8_0_ref(const void* vw, const void* va, int64_t n) {
-  check_row(n, kQK);
-  const BlockQ4_0* w = static_cast<const BlockQ4_0*>(vw);
-  const BlockQ8_0* a = static_cast<const BlockQ8_0*>(va);
-  float sum = 0;
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      sumi += ((w[i].qs[j] & 0x0F) - 8) * a[i].qs[j];
-      sumi += ((w[i].qs[j] >> 4) - 8) * a[i].qs[j + 16];
-    }
-    sum += fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d) * (float)sumi;
-  }
-  return sum;
-}
-
 // ------------------------------------------------------------------------------------------------
 // Q4_1: y = d · q + m
 // ------------------------------------------------------------------------------------------------
@@ -185,24 +169,6 @@ void dequantize_q4_1(const void* vx, float* y, int64_t n) {
   }
 }
 
-float dot_q4_1_q8_1_ref(const void* vw, const void* va, int64_t n) {
-  check_row(n, kQK);
-  const BlockQ4_1* w = static_cast<const BlockQ4_1*>(vw);
-  const BlockQ8_1* a = static_cast<const BlockQ8_1*>(va);
-  float sum = 0;
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      sumi += (w[i].qs[j] & 0x0F) * a[i].qs[j];
-      sumi += (w[i].qs[j] >> 4) * a[i].qs[j + 16];
-    }
-    // Σ(d·q + m)·(da·qa) = d·da·Σq·qa + m·(da·Σqa), and the last factor is the stored s.
-    sum += fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d) * (float)sumi +
-           fp16_to_fp32(w[i].m) * fp16_to_fp32(a[i].s);
-  }
-  return sum;
-}
-
 // ------------------------------------------------------------------------------------------------
 // Q5_0: y = d · (q - 16)
 // ------------------------------------------------------------------------------------------------
@@ -249,25 +215,6 @@ void dequantize_q5_0(const void* vx, float* y, int64_t n) {
       y[j + 16] = (((x[i].qs[j] >> 4) | h1) - 16) * d;
     }
   }
-}
-
-float dot_q5_0_q8_0_ref(const void* vw, const void* va, int64_t n) {
-  check_row(n, kQK);
-  const BlockQ5_0* w = static_cast<const BlockQ5_0*>(vw);
-  const BlockQ8_0* a = static_cast<const BlockQ8_0*>(va);
-  float sum = 0;
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    const uint32_t qh = load_qh(w[i].qh);
-    int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int h0 = (int)((qh >> j) & 1) << 4;
-      const int h1 = (int)((qh >> (j + 16)) & 1) << 4;
-      sumi += (((w[i].qs[j] & 0x0F) | h0) - 16) * a[i].qs[j];
-      sumi += (((w[i].qs[j] >> 4) | h1) - 16) * a[i].qs[j + 16];
-    }
-    sum += fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d) * (float)sumi;
-  }
-  return sum;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -323,26 +270,6 @@ void dequantize_q5_1(const void* vx, float* y, int64_t n) {
       y[j + 16] = ((x[i].qs[j] >> 4) | h1) * d + m;
     }
   }
-}
-
-float dot_q5_1_q8_1_ref(const void* vw, const void* va, int64_t n) {
-  check_row(n, kQK);
-  const BlockQ5_1* w = static_cast<const BlockQ5_1*>(vw);
-  const BlockQ8_1* a = static_cast<const BlockQ8_1*>(va);
-  float sum = 0;
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    const uint32_t qh = load_qh(w[i].qh);
-    int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int h0 = (int)((qh >> j) & 1) << 4;
-      const int h1 = (int)((qh >> (j + 16)) & 1) << 4;
-      sumi += ((w[i].qs[j] & 0x0F) | h0) * a[i].qs[j];
-      sumi += ((w[i].qs[j] >> 4) | h1) * a[i].qs[j + 16];
-    }
-    sum += fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d) * (float)sumi +
-           fp16_to_fp32(w[i].m) * fp16_to_fp32(a[i].s);
-  }
-  return sum;
 }
 
 }  // namespace cartlm

@@ -69,31 +69,4 @@ void dequantize_q5_k(const void* vx, float* y, int64_t n) {
   }
 }
 
-float dot_q5_k_q8_k_ref(const void* vw, const void* va, int64_t n) {
-  check_row(n, kQKK);
-  const BlockQ5_K* w = static_cast<const BlockQ5_K*>(vw);
-  const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
-  float sum = 0;
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    int isum = 0, summs = 0;
-    for (int j = 0; j < 8; ++j) {
-      uint8_t sc, m;
-      get_scale_min_k4(j, w[i].scales, &sc, &m);
-      const uint8_t* q = w[i].qs + 32 * (j / 2);
-      const int shift = 4 * (j % 2);
-      const int8_t* qa = a[i].qs + 32 * j;
-      int s = 0;
-      for (int l = 0; l < 32; ++l) {
-        const int v = ((q[l] >> shift) & 0xF) | (((w[i].qh[l] >> j) & 1) << 4);
-        s += v * qa[l];
-      }
-      isum += sc * s;
-      summs += m * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]);
-    }
-    sum += fp16_to_fp32(w[i].d) * a[i].d * (float)isum -
-           fp16_to_fp32(w[i].dmin) * a[i].d * (float)summs;
-  }
-  return sum;
-}
-
 }  // namespace cartlm

@@ -112,23 +112,4 @@ void dequantize_q6_k(const void* vx, float* y, int64_t n) {
   }
 }
 
-float dot_q6_k_q8_k_ref(const void* vw, const void* va, int64_t n) {
-  check_row(n, kQKK);
-  const BlockQ6_K* w = static_cast<const BlockQ6_K*>(vw);
-  const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
-  int8_t q[kQKK];
-  float sum = 0;
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    unpack_q6(w[i], q);
-    int isum = 0;
-    for (int j = 0; j < kSub; ++j) {
-      int s = 0;
-      for (int e = 16 * j; e < 16 * j + 16; ++e) s += q[e] * a[i].qs[e];
-      isum += w[i].scales[j] * s;
-    }
-    sum += fp16_to_fp32(w[i].d) * a[i].d * (float)isum;
-  }
-  return sum;
-}
-
 }  // namespace cartlm

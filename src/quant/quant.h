@@ -21,6 +21,7 @@
 //   quant_traits(tr->act_type)->quantize_row_ref(x, xq, in);  // once per activation row
 //   for (o = 0; o < out; ++o) y[o] = tr->vec_dot_ref(w + o * row_bytes, xq, in);
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -40,8 +41,9 @@ using QuantizeRowImportanceFn = void (*)(const float* x, void* y, int64_t n, con
 using DequantizeRowFn = void (*)(const void* x, float* y, int64_t n);
 // Dot product of a weight row w (this format, n elements) with an activation row a that was
 // quantized with the row of `act_type` (n elements). Exact integer sums per block, combined in
-// f32 block by block in order.
-using VecDotFn = float (*)(const void* w, const void* a, int64_t n);
+// f32 block by block in order. The same type as kernels' QDotFn: every row points at the kernels'
+// scalar reference qdot_*_ref (kernels/kernels.h), the one copy of these dot products.
+using VecDotFn = float (*)(const void* w, const void* a, size_t n);
 
 // One row per block format: everything a format can do (STYLE.md §4.5).
 struct QuantTraits {
@@ -56,7 +58,7 @@ struct QuantTraits {
   QuantizeRowImportanceFn quantize_row_importance;
   DequantizeRowFn dequantize_row;
   VecDotFn vec_dot_ref;
-  const char* vec_dot_name;  // "dot_q4_k_q8_k_ref", for logs
+  const char* vec_dot_name;  // "qdot_q4_k_ref", for logs
 };
 
 // nullptr when t is not a block-quantized format (F32, F16, BF16, I*, NF4 ...).
@@ -83,11 +85,10 @@ Status dequantize_tensor(DType t, const void* src, int64_t rows, int64_t cols, f
 
 // ------------------------------------------------------------------------------------------------
 // Per-format functions (the table above points at these). n is the row length in elements.
+// The Q8_0 / Q8_1 / Q8_K quantizers and the dot products are not here: they are the kernels'
+// quantize_act_q8_*_ref and qdot_*_ref (kernels/kernels.h), which matmul runs too.
 // ------------------------------------------------------------------------------------------------
 
-void quantize_q8_0_ref(const float* x, void* y, int64_t n);
-void quantize_q8_1_ref(const float* x, void* y, int64_t n);
-void quantize_q8_k_ref(const float* x, void* y, int64_t n);
 void quantize_q4_0_ref(const float* x, void* y, int64_t n);
 void quantize_q4_1_ref(const float* x, void* y, int64_t n);
 void quantize_q5_0_ref(const float* x, void* y, int64_t n);
@@ -120,19 +121,6 @@ void dequantize_q3_k(const void* x, float* y, int64_t n);
 void dequantize_q4_k(const void* x, float* y, int64_t n);
 void dequantize_q5_k(const void* x, float* y, int64_t n);
 void dequantize_q6_k(const void* x, float* y, int64_t n);
-
-float dot_q8_0_q8_0_ref(const void* w, const void* a, int64_t n);
-float dot_q8_1_q8_1_ref(const void* w, const void* a, int64_t n);
-float dot_q8_k_q8_k_ref(const void* w, const void* a, int64_t n);
-float dot_q4_0_q8_0_ref(const void* w, const void* a, int64_t n);
-float dot_q4_1_q8_1_ref(const void* w, const void* a, int64_t n);
-float dot_q5_0_q8_0_ref(const void* w, const void* a, int64_t n);
-float dot_q5_1_q8_1_ref(const void* w, const void* a, int64_t n);
-float dot_q2_k_q8_k_ref(const void* w, const void* a, int64_t n);
-float dot_q3_k_q8_k_ref(const void* w, const void* a, int64_t n);
-float dot_q4_k_q8_k_ref(const void* w, const void* a, int64_t n);
-float dot_q5_k_q8_k_ref(const void* w, const void* a, int64_t n);
-float dot_q6_k_q8_k_ref(const void* w, const void* a, int64_t n);
 
 // The 6-bit scale/min packing of Q4_K/Q5_K (12 bytes for 8 pairs). Exposed for tests and kernels.
 void get_scale_min_k4(int j, const uint8_t* scales, uint8_t* sc, uint8_t* m);

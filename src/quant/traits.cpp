@@ -3,8 +3,10 @@
 #include <cstring>
 #include <string>
 
+#include "core/check.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
+#include "kernels/kernels.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
 
@@ -12,42 +14,50 @@ namespace cartlm {
 
 namespace {
 
+// The Q8_0 / Q8_1 / Q8_K quantizers are the kernels' activation quantizers (matmul runs them on
+// every activation row; one copy of the math), called with the table's int64_t row length.
+template <QuantizeActFn F>
+void q8_row(const float* x, void* y, int64_t n) {
+  CARTLM_CHECK(n >= 0);
+  F(x, y, (size_t)n);
+}
+
 // Activation-only formats (and Q8_0, which llama.cpp also never quantizes with an imatrix) take
 // the importance argument only to fit the slot.
-template <QuantizeRowFn F>
-void ignore_importance(const float* x, void* y, int64_t n, const float*) {
-  F(x, y, n);
+template <QuantizeActFn F>
+void q8_row_ignore_importance(const float* x, void* y, int64_t n, const float*) {
+  q8_row<F>(x, y, n);
 }
 
 // In DType id order.
 const QuantTraits kTraits[] = {
     {DType::Q4_0, "Q4_0", kQK, 18, true, DType::Q8_0, quantize_q4_0_ref, quantize_q4_0_importance,
-     dequantize_q4_0, dot_q4_0_q8_0_ref, "dot_q4_0_q8_0_ref"},
+     dequantize_q4_0, qdot_q4_0_ref, "qdot_q4_0_ref"},
     {DType::Q4_1, "Q4_1", kQK, 20, true, DType::Q8_1, quantize_q4_1_ref, quantize_q4_1_importance,
-     dequantize_q4_1, dot_q4_1_q8_1_ref, "dot_q4_1_q8_1_ref"},
+     dequantize_q4_1, qdot_q4_1_ref, "qdot_q4_1_ref"},
     {DType::Q5_0, "Q5_0", kQK, 22, true, DType::Q8_0, quantize_q5_0_ref, quantize_q5_0_importance,
-     dequantize_q5_0, dot_q5_0_q8_0_ref, "dot_q5_0_q8_0_ref"},
+     dequantize_q5_0, qdot_q5_0_ref, "qdot_q5_0_ref"},
     {DType::Q5_1, "Q5_1", kQK, 24, true, DType::Q8_1, quantize_q5_1_ref, quantize_q5_1_importance,
-     dequantize_q5_1, dot_q5_1_q8_1_ref, "dot_q5_1_q8_1_ref"},
-    {DType::Q8_0, "Q8_0", kQK, 34, true, DType::Q8_0, quantize_q8_0_ref,
-     ignore_importance<quantize_q8_0_ref>, dequantize_q8_0, dot_q8_0_q8_0_ref,
-     "dot_q8_0_q8_0_ref"},
-    {DType::Q8_1, "Q8_1", kQK, 36, false, DType::Q8_1, quantize_q8_1_ref,
-     ignore_importance<quantize_q8_1_ref>, dequantize_q8_1, dot_q8_1_q8_1_ref,
-     "dot_q8_1_q8_1_ref"},
+     dequantize_q5_1, qdot_q5_1_ref, "qdot_q5_1_ref"},
+    {DType::Q8_0, "Q8_0", kQK, 34, true, DType::Q8_0, q8_row<quantize_act_q8_0_ref>,
+     q8_row_ignore_importance<quantize_act_q8_0_ref>, dequantize_q8_0, qdot_q8_0_ref,
+     "qdot_q8_0_ref"},
+    {DType::Q8_1, "Q8_1", kQK, 36, false, DType::Q8_1, q8_row<quantize_act_q8_1_ref>,
+     q8_row_ignore_importance<quantize_act_q8_1_ref>, dequantize_q8_1, qdot_q8_1_ref,
+     "qdot_q8_1_ref"},
     {DType::Q2_K, "Q2_K", kQKK, 84, true, DType::Q8_K, quantize_q2_k_ref, quantize_q2_k_importance,
-     dequantize_q2_k, dot_q2_k_q8_k_ref, "dot_q2_k_q8_k_ref"},
+     dequantize_q2_k, qdot_q2_k_ref, "qdot_q2_k_ref"},
     {DType::Q3_K, "Q3_K", kQKK, 110, true, DType::Q8_K, quantize_q3_k_ref,
-     quantize_q3_k_importance, dequantize_q3_k, dot_q3_k_q8_k_ref, "dot_q3_k_q8_k_ref"},
+     quantize_q3_k_importance, dequantize_q3_k, qdot_q3_k_ref, "qdot_q3_k_ref"},
     {DType::Q4_K, "Q4_K", kQKK, 144, true, DType::Q8_K, quantize_q4_k_ref,
-     quantize_q4_k_importance, dequantize_q4_k, dot_q4_k_q8_k_ref, "dot_q4_k_q8_k_ref"},
+     quantize_q4_k_importance, dequantize_q4_k, qdot_q4_k_ref, "qdot_q4_k_ref"},
     {DType::Q5_K, "Q5_K", kQKK, 176, true, DType::Q8_K, quantize_q5_k_ref,
-     quantize_q5_k_importance, dequantize_q5_k, dot_q5_k_q8_k_ref, "dot_q5_k_q8_k_ref"},
+     quantize_q5_k_importance, dequantize_q5_k, qdot_q5_k_ref, "qdot_q5_k_ref"},
     {DType::Q6_K, "Q6_K", kQKK, 210, true, DType::Q8_K, quantize_q6_k_ref,
-     quantize_q6_k_importance, dequantize_q6_k, dot_q6_k_q8_k_ref, "dot_q6_k_q8_k_ref"},
-    {DType::Q8_K, "Q8_K", kQKK, 292, false, DType::Q8_K, quantize_q8_k_ref,
-     ignore_importance<quantize_q8_k_ref>, dequantize_q8_k, dot_q8_k_q8_k_ref,
-     "dot_q8_k_q8_k_ref"},
+     quantize_q6_k_importance, dequantize_q6_k, qdot_q6_k_ref, "qdot_q6_k_ref"},
+    {DType::Q8_K, "Q8_K", kQKK, 292, false, DType::Q8_K, q8_row<quantize_act_q8_k_ref>,
+     q8_row_ignore_importance<quantize_act_q8_k_ref>, dequantize_q8_k, qdot_q8_k_ref,
+     "qdot_q8_k_ref"},
 };
 
 bool is_plain_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }

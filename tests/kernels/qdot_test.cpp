@@ -1,9 +1,9 @@
 // Block-quantized dot products and matmul() on block types: every table against the scalar twins
 // (random block bytes, so every bit pattern of the quants and scales is exercised), hand-built
 // blocks with known answers, and the matmul contract (bias, strides, T- and thread-independence).
-// Comparisons with the quant module (byte identity of the activation quantizers, bit identity of
-// the scalar dots, dequantize-then-f32 results) are in tests/model/llama_quant_test.cpp, which
-// links quant.
+// The scalar references themselves are checked against dequantize-then-dot in
+// tests/quant/vec_dot_test.cpp and their Q8 quantizers against llama.cpp's bytes in
+// tests/quant/act_quant_test.cpp and llama_cpp_digest_test.cpp (quant links kernels).
 #include <gtest/gtest.h>
 
 #include <cmath>

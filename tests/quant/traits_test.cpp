@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/thread_pool.h"
+#include "kernels/kernels.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
 #include "quant_test_util.h"
@@ -72,6 +73,16 @@ TEST(QuantTraits, DotProductPairingIsLlamaCpps) {
   EXPECT_FALSE(quant_traits(DType::Q8_1)->weight_format);
   EXPECT_FALSE(quant_traits(DType::Q8_K)->weight_format);
   EXPECT_TRUE(quant_traits(DType::Q4_K)->weight_format);
+}
+
+// One copy of the dot products: a weight format's row uses the kernels' scalar reference (what the
+// scalar matmul table runs), paired with the activation type matmul() quantizes to.
+TEST(QuantTraits, WeightFormatsUseTheKernelsScalarDots) {
+  for (const QuantTraits& tr : all_quant_traits()) {
+    if (!tr.weight_format) continue;
+    EXPECT_EQ(tr.act_type, qdot_act_type(tr.type)) << tr.name;
+    EXPECT_EQ(tr.vec_dot_ref, qdot_fn(scalar_kernels(), tr.type)) << tr.name;
+  }
 }
 
 TEST(QuantTraits, PlainTypesHaveNoRow) {

@@ -1,5 +1,8 @@
-// vec_dot_ref of every format against "dequantize both rows, then dot in double", within a
-// tolerance derived from the f32 operations the dot product performs.
+// vec_dot_ref of every format (for the weight formats the kernels' qdot_*_ref, the one reference
+// implementation, which the AVX2/AVX-512 tables are tested against) against an independent
+// computation: dequantize the weight row with the format's dequantizer and the activation row with
+// the Q8 format's, then dot in double. The tolerance is derived from the f32 operations the dot
+// product performs (about 1e-6 relative), so a wrong scale, offset, min term or sign fails it.
 #include <gtest/gtest.h>
 
 #include <cmath>
