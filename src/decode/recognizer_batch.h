@@ -46,7 +46,7 @@ struct BatchSlot {
 struct RecognizerBatch {
   const Recognizer* r = nullptr;  // not owned
   std::vector<BatchSlot> slots;
-  LlamaMultiScratch scratch;      // rows: the most tokens one shared pass runs
+  LlamaScratch scratch;           // rows: the most tokens one shared pass runs
   uint64_t next_seq = 0;
   // Per-step scratch.
   std::vector<size_t> order, in_pass;

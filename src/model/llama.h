@@ -10,6 +10,8 @@
 // llama_forward() feeds tokens at the next positions and leaves logits in the session. Results
 // do not depend on how a prompt is split into calls, nor on the thread count: feeding a prompt at
 // once or token by token gives bit-identical logits (the kernels keep one reduction order).
+// It and llama_forward_multi() (model/llama_multi.h) run the same step (llama_step,
+// model/llama_internal.h): a single session is the one-row-group case of several.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -56,6 +58,22 @@ struct LlamaSessionOptions {
                                // most max_batch tokens); otherwise only the last token's
 };
 
+// Activation buffers for up to max_rows tokens of one step (row-major [rows, width]), sized once
+// so that no forward pass allocates. Each LlamaSession holds one for its own steps (max_rows =
+// max_batch, no logits rows: its logits go straight to the session); llama_forward_multi()
+// (model/llama_multi.h) takes one shared by every session of a pass, whose `logits` collect the
+// rows of all of them for one lm_head matmul.
+struct LlamaScratch {
+  size_t max_rows = 0;
+  std::vector<float> x, xn, q, k, v, att, proj, gate, up;
+  std::vector<int32_t> positions;
+  std::vector<float> logits;  // [max_rows, vocab] with stacked logits, else empty
+  size_t bytes() const;
+};
+
+// Error: max_rows 0.
+Result<LlamaScratch> llama_scratch(const LlamaModel& m, size_t max_rows, bool stacked_logits);
+
 struct LlamaSession {
   LlamaSessionOptions opt;
   size_t n_past = 0;    // tokens in the cache (positions 0 .. n_past-1)
@@ -64,9 +82,7 @@ struct LlamaSession {
   // KV cache per layer: [max_seq, n_kv, head_dim] of opt.kv_type, layers back to back.
   std::vector<uint8_t> k_cache, v_cache;
   size_t layer_cache_bytes = 0;
-  // Activations for max_batch tokens (row-major [tokens, width]).
-  std::vector<float> x, xn, q, k, v, att, proj, gate, up;
-  std::vector<int32_t> positions;
+  LlamaScratch scratch;       // activations for max_batch tokens
   std::vector<float> logits;  // [max_batch or 1, vocab]
   size_t bytes() const;       // everything above, for logs
 };

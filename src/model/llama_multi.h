@@ -3,9 +3,9 @@
 // is read once per step for all of them (one matmul per weight instead of one per session), while
 // attention runs per session against that session's own KV cache and positions.
 //
-// Results equal llama_forward() on each session separately: the kernels compute every output row
-// with the same reduction order whatever the number of rows (tests/model/llama_multi_test.cpp
-// checks this bit for bit).
+// Results equal llama_forward() on each session separately: both run the same step (llama_step,
+// model/llama_internal.h), and the kernels compute every output row with the same reduction order
+// whatever the number of rows (tests/model/llama_multi_test.cpp checks this bit for bit).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,14 +19,9 @@ namespace cartlm {
 
 class ThreadPool;
 
-// Activation buffers for up to max_rows stacked tokens, sized once.
-struct LlamaMultiScratch {
-  size_t max_rows = 0;
-  std::vector<float> x, xn, q, k, v, att, proj, gate, up;
-  std::vector<int32_t> positions;
-  std::vector<float> logits;  // [max_rows, vocab] for the rows that need logits
-};
-Result<LlamaMultiScratch> llama_multi_scratch(const LlamaModel& m, size_t max_rows);
+// A scratch for up to max_rows stacked tokens with as many logits rows (LlamaScratch, llama.h:
+// the same activation buffers a session holds for its own steps). Error: max_rows 0.
+Result<LlamaScratch> llama_multi_scratch(const LlamaModel& m, size_t max_rows);
 
 // Feeds tokens[i] to *sessions[i] (every span non-empty, sum of sizes <= scratch.max_rows, each
 // session within its max_seq and, with all_logits, within its max_batch). Afterwards each session
@@ -34,6 +29,6 @@ Result<LlamaMultiScratch> llama_multi_scratch(const LlamaModel& m, size_t max_ro
 // n_past. Sessions must be distinct. Bad input returns an error before anything changes.
 Status llama_forward_multi(const LlamaModel& m, std::span<LlamaSession* const> sessions,
                            std::span<const std::span<const int32_t>> tokens,
-                           LlamaMultiScratch& scratch, ThreadPool* pool = nullptr);
+                           LlamaScratch& scratch, ThreadPool* pool = nullptr);
 
 }  // namespace cartlm

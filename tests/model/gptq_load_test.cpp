@@ -60,8 +60,11 @@ class GptqLoad : public ::testing::Test {
         (*w_hat)[m + ".weight"] = r->w_hat;
       }
     }
-    for (const auto& [n, v] : hf.checkpoint.tensors)
-      if (!w_hat->count(n)) EXPECT_TRUE(gptq_checkpoint_add_f16(t, v).ok());
+    for (const auto& [n, v] : hf.checkpoint.tensors) {
+      if (!w_hat->count(n)) {
+        EXPECT_TRUE(gptq_checkpoint_add_f16(t, v).ok());
+      }
+    }
     GptqQuantizeConfig q;
     q.bits = opt.bits;
     q.group_size = opt.group_size;

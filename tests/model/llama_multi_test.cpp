@@ -1,6 +1,8 @@
 // llama_forward_multi (several sessions stacked into one forward pass) against llama_forward on
 // each session alone: same logits bit for bit, for prefills of different lengths, for decode steps
 // mixed with prefills, with f16 caches and all_logits, and with a thread pool; plus its errors.
+// (tests/model/llama_test.cpp checks a stacked pass against the double reference and that it
+// allocates nothing.)
 #include "model/llama_multi.h"
 
 #include <gtest/gtest.h>
@@ -133,7 +135,12 @@ TEST_F(LlamaMultiTest, SubsetOfSessionsAndErrors) {
     EXPECT_EQ(a.n_past, 0u);
     sp = {t5, bad};
     s = llama_forward_multi(m, ss, sp, *scratch);
-    EXPECT_NE(s.message().find("outside the vocabulary"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("session 1: token id -1 at index 0 is outside the vocabulary"),
+              std::string::npos) << s.message();
+    EXPECT_EQ(b.n_past, 0u);
+    sp = {t5, {}};
+    s = llama_forward_multi(m, ss, sp, *scratch);
+    EXPECT_NE(s.message().find("session 1: no tokens"), std::string::npos) << s.message();
     std::vector<LlamaSession*> twice = {&a, &a};
     sp = {t5, t4};
     EXPECT_NE(llama_forward_multi(m, twice, sp, *scratch).message().find("repeats"),

@@ -1,7 +1,8 @@
 // The Llama forward pass against an independent double-precision implementation written here
 // (HF semantics: rotate_half rope, GQA, causal softmax, SwiGLU, tied or separate lm_head, Qwen2
 // q/k/v bias), plus the KV-cache properties: prefill == decode bit for bit, chunking, truncation,
-// thread count, f16 cache, NORM rope on permuted q/k, errors, and no allocation while decoding.
+// thread count, f16 cache, NORM rope on permuted q/k, errors, and no allocation while decoding;
+// and llama_forward_multi (several sessions stacked into one pass) against the same reference.
 #include "model/llama.h"
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
+#include "model/llama_multi.h"
 
 // Counts heap allocations in this process (for the no-allocation-while-decoding test). GCC
 // cannot see that these replacements pair malloc with free.
@@ -411,4 +413,50 @@ TEST(Llama, DecodingDoesNotAllocate) {
   for (size_t t = 4; t < toks.size(); ++t)
     ASSERT_TRUE(llama_forward(m, s, std::span<const int32_t>(&toks[t], 1), &pool).ok());
   EXPECT_EQ(g_allocs.load() - before, 0);
+}
+
+// Three sessions stacked into each pass (a 7-token prefill next to 1- and 4-token ones, then
+// decode steps with a 3-token continuation among them, an f16 cache and an all_logits session):
+// every session's logits match the double reference of its own whole sequence, and the decode
+// passes allocate nothing.
+TEST(Llama, MultiSessionPassMatchesDoubleReferenceAndDoesNotAllocate) {
+  TestModel tm = make_model(small_config(), DType::BF16, 15);
+  LlamaModel m = llama_model(tm.c, tm.w).value();
+  const int V = (int)tm.c.vocab_size;
+  LlamaSessionOptions f16, all;
+  f16.kv_type = DType::F16;
+  all.all_logits = true;
+  all.max_batch = 8;
+  LlamaSession a = llama_session(m).value(), b = llama_session(m, f16).value(),
+               c = llama_session(m, all).value();
+  LlamaScratch sc = llama_multi_scratch(m, 16).value();
+  ThreadPool pool(2);
+  std::vector<LlamaSession*> ss = {&a, &b, &c};
+  std::vector<std::vector<int32_t>> seq = {some_tokens(11, V, 21), some_tokens(13, V, 22),
+                                           some_tokens(8, V, 23)};
+  // Tokens fed per session and pass: 7/1/4, then 1/3/1 four times.
+  const size_t first[3] = {7, 1, 4}, then[3] = {1, 3, 1};
+  std::vector<std::span<const int32_t>> sp;
+  for (size_t i = 0; i < 3; ++i) sp.push_back(std::span<const int32_t>(seq[i]).first(first[i]));
+  ASSERT_TRUE(llama_forward_multi(m, ss, sp, sc, &pool).ok());  // also warms up the pool
+  const long before = g_allocs.load();
+  for (int step = 0; step < 4; ++step) {
+    for (size_t i = 0; i < 3; ++i) sp[i] = std::span<const int32_t>(seq[i]).subspan(ss[i]->n_past, then[i]);
+    ASSERT_TRUE(llama_forward_multi(m, ss, sp, sc, &pool).ok());
+  }
+  EXPECT_EQ(g_allocs.load() - before, 0);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(ss[i]->n_past, seq[i].size());
+    Mat ref = forward_ref(tm, seq[i]);
+    // Session b's f16 cache rounds keys and values: F16CacheStaysClose's bound.
+    double scale = 0;
+    for (double v : ref.back()) scale = std::max(scale, std::fabs(v));
+    const double tol = i == 1 ? 4.0 * (double)tm.c.num_hidden_layers * 0x1p-11 * (scale + 1.0)
+                              : logit_tolerance(tm.c, ref);
+    const size_t rows = ss[i]->opt.all_logits ? then[i] : 1;
+    ASSERT_EQ(ss[i]->n_logits, rows);
+    for (size_t r = 0; r < rows; ++r)
+      expect_logits_near(ref, *ss[i], seq[i].size() - rows + r, r, tol,
+                         "session " + std::to_string(i) + " row " + std::to_string(r));
+  }
 }
