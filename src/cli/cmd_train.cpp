@@ -40,11 +40,12 @@ struct TrainArgs {
   int threads = 0;
   size_t max_seq = 0;
   // Tiny model: generated data size, tokenizer and shape.
-  size_t gen_size = 30000;
+  size_t gen_size = 90000;
   int64_t vocab = 1024;
   // Single digits: each of the 10 digit tokens is seen often, so quantities copy reliably (val
   // 92.8% -> 94.2% against llama-bpe's groups of up to 3 digits, 30k examples, 3 epochs).
   std::string tiny_pre = "qwen2";
+  double bpe_dropout = 0.0;
   int64_t hidden = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0;
   size_t accuracy_limit = 0;  // 0 = the whole val set
   // LoRA / QLoRA (the study's settings).
@@ -54,16 +55,20 @@ struct TrainArgs {
   bool quiet = false;
   // Which defaults the user overrode (the tiny preset has its own).
   CLI::Option *epochs_opt = nullptr, *batch_opt = nullptr, *lr_opt = nullptr,
-              *warmup_opt = nullptr, *wd_opt = nullptr;
+              *warmup_opt = nullptr, *wd_opt = nullptr, *bpe_dropout_opt = nullptr;
 };
 
 // Tiny-preset training defaults, chosen on the validation set (see docs).
-constexpr int kTinyEpochs = 3;
+// One epoch over 90k generated examples beats 3 epochs over 30k at the same step count (val
+// exact match 96.2% vs 94.4%): fresh phrasings generalize better than repeated ones.
+constexpr int kTinyEpochs = 1;
 constexpr size_t kTinyBatch = 32;
 constexpr double kTinyLr = 1e-3;  // 3e-3 stalled at val loss 0.36 (epoch 1)
 constexpr double kTinyWarmup = 0.05;
 constexpr double kTinyWeightDecay = 0.01;
 constexpr int64_t kTinyLayers = 2;
+// BPE-dropout 0.1 lowered val exact match from 96.2% to 92.8% (90k examples, 1 epoch): off.
+constexpr double kTinyBpeDropout = 0.0;
 
 struct Data {
   std::vector<Example> train, val;
@@ -194,12 +199,15 @@ int run_train(TrainArgs& a) {
     if (!a.lr_opt->count()) a.opt.lr = kTinyLr;
     if (!a.warmup_opt->count()) a.opt.warmup = kTinyWarmup;
     if (!a.wd_opt->count()) a.opt.adam.weight_decay = kTinyWeightDecay;
+    if (!a.bpe_dropout_opt->count()) a.bpe_dropout = kTinyBpeDropout;
   } else if (a.data.empty()) {
     return fail(error("--data DIR (train.jsonl, val.jsonl) is required with --base DIR"));
   }
   a.opt.out_dir = a.out;
   a.opt.progress = !a.quiet;
   if (a.gen_size < 10) return fail(error("--gen-size must be at least 10"));
+  if (!(a.bpe_dropout >= 0 && a.bpe_dropout < 1))
+    return fail(error(strformat("--bpe-dropout must be in [0, 1), got %g", a.bpe_dropout)));
 
   auto catalog = load_catalog_or_default(a.catalog);
   if (!catalog.ok()) return fail(catalog.status().with_context("--catalog"));
@@ -253,7 +261,8 @@ int run_train(TrainArgs& a) {
     config = base->model.config;
   }
   const size_t max_seq = a.max_seq ? a.max_seq : (size_t)config.max_position_embeddings;
-  auto train_tok = tokenize_examples(data->train, tok, meta, max_seq, "train");
+  auto train_tok = tokenize_examples(data->train, tok, meta, max_seq, "train", a.bpe_dropout,
+                                     Rng(a.opt.seed).fork(0xD809).next_u64());
   if (!train_tok.ok()) return fail(train_tok.status());
   auto val_tok = tokenize_examples(data->val, tok, meta, max_seq, "val");
   if (!val_tok.ok()) return fail(val_tok.status());
@@ -292,9 +301,9 @@ int run_train(TrainArgs& a) {
   }
   const int32_t pad_id = tok.pad_id >= 0 ? tok.pad_id : tok.eos_id;
   a.opt.settings_tag = "base=" + a.base + " mode=" + a.mode + " data=" + data->origin +
-                       strformat(" vocab=%lld hidden=%lld layers=%lld", (long long)config.vocab_size,
-                                 (long long)config.hidden_size,
-                                 (long long)config.num_hidden_layers);
+                       strformat(" vocab=%lld hidden=%lld layers=%lld bpe_dropout=%.9g",
+                                 (long long)config.vocab_size, (long long)config.hidden_size,
+                                 (long long)config.num_hidden_layers, a.bpe_dropout);
   const int64_t params = count_parameters(config).total;
   if (!a.quiet)
     std::fprintf(stderr,
@@ -357,7 +366,7 @@ int run_train(TrainArgs& a) {
         {"lr", a.opt.lr}, {"warmup", a.opt.warmup}, {"schedule", a.schedule},
         {"min_lr_ratio", a.opt.min_lr_ratio}, {"weight_decay", a.opt.adam.weight_decay},
         {"grad_clip", a.opt.grad_clip}, {"seed", a.opt.seed}, {"threads", pool.size()},
-        {"max_seq", to.max_seq}}},
+        {"max_seq", to.max_seq}, {"bpe_dropout", a.bpe_dropout}}},
       {"steps", res->steps_done},
       {"resumed_at_step", res->resumed ? nlohmann::json(res->resumed_at_step) : nullptr},
       {"train_seconds", res->seconds},
@@ -471,6 +480,12 @@ void register_train(CLI::App& root, int& exit_code) {
       ->check(CLI::IsMember({"llama-bpe", "qwen2"}))
       ->capture_default_str();
   cmd->add_option("--vocab", a->vocab, "Tiny: BPE vocabulary size")->capture_default_str();
+  a->bpe_dropout_opt = cmd->add_option(
+      "--bpe-dropout", a->bpe_dropout,
+      strformat("BPE-dropout on training prompts: each merge is skipped with this probability, "
+                "so the model also sees words split into smaller tokens, as typos split them "
+                "(default 0; tiny: %g)",
+                kTinyBpeDropout));
   cmd->add_option("--hidden", a->hidden, "Tiny: override hidden_size");
   cmd->add_option("--layers", a->layers,
                   strformat("Tiny: num_hidden_layers (default %lld)", (long long)kTinyLayers));

@@ -9,6 +9,7 @@
 #include <climits>
 #include <queue>
 
+#include "core/rng.h"
 #include "tokenizer/tokenizer_internal.h"
 
 namespace cartlm {
@@ -226,6 +227,35 @@ void bpe_small(const TokenizerIndex& ix, std::string_view bytes, std::vector<int
     if (ids[i] >= 0) out.push_back(ids[i]);
 }
 
+// BPE-dropout (Provilkov et al., 2020): at every merge step each applicable merge is skipped with
+// probability p; the lowest-ranked one that survives is applied, and the piece is done when none
+// survives. Pieces longer than kSmallPiece are cut at kSmallPiece bytes first (training text only,
+// where such pieces are rare and their exact split does not matter).
+void bpe_small_dropout(const TokenizerIndex& ix, std::string_view bytes, std::vector<int32_t>& out,
+                       double p, Rng& rng) {
+  int32_t ids[kSmallPiece];
+  size_t m = bytes.size();
+  for (size_t i = 0; i < m; ++i) ids[i] = ix.byte_id[(unsigned char)bytes[i]];
+  while (m > 1) {
+    size_t best = m;
+    int32_t best_rank = INT_MAX, best_id = -1;
+    for (size_t i = 0; i + 1 < m; ++i) {
+      if (ids[i] < 0 || ids[i + 1] < 0) continue;
+      const MergeTable::Slot* s = ix.merges.find(ids[i], ids[i + 1]);
+      if (!s || s->rank >= best_rank || rng.bernoulli(p)) continue;
+      best = i;
+      best_rank = s->rank;
+      best_id = s->id;
+    }
+    if (best == m) break;
+    ids[best] = best_id;
+    for (size_t i = best + 1; i + 1 < m; ++i) ids[i] = ids[i + 1];
+    --m;
+  }
+  for (size_t i = 0; i < m; ++i)
+    if (ids[i] >= 0) out.push_back(ids[i]);
+}
+
 void bpe_heap(const TokenizerIndex& ix, std::string_view bytes, std::vector<int32_t>& out) {
   const size_t m = bytes.size();
   std::vector<int32_t> ids(m);
@@ -285,9 +315,9 @@ namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
-// Pre-tokenizes and merges one stretch of plain text.
+// Pre-tokenizes and merges one stretch of plain text (with BPE-dropout when `dropout` is set).
 void encode_plain(const Tokenizer& t, std::string_view text, pcre2_match_data* md,
-                  std::vector<int32_t>& out) {
+                  const BpeDropout* dropout, std::vector<int32_t>& out) {
   if (text.empty()) return;
   std::string prefixed;
   if (t.add_prefix_space && text[0] != ' ') {
@@ -299,6 +329,11 @@ void encode_plain(const Tokenizer& t, std::string_view text, pcre2_match_data* m
   const TokenizerIndex& ix = *t.index;
   auto on_piece = [&](Span p) {
     std::string_view piece = text.substr(p.begin, p.size);
+    if (dropout && dropout->p > 0) {
+      for (size_t b = 0; b < piece.size(); b += kSmallPiece)
+        bpe_small_dropout(ix, piece.substr(b, kSmallPiece), out, dropout->p, *dropout->rng);
+      return;
+    }
     if (t.ignore_merges && piece.size() > 1) {
       int32_t id = ix.bytes_to_id.find(piece);
       if (id >= 0) {
@@ -314,7 +349,7 @@ void encode_plain(const Tokenizer& t, std::string_view text, pcre2_match_data* m
 }  // namespace
 
 std::vector<int32_t> encode(const Tokenizer& t, std::string_view text, bool add_bos,
-                            bool parse_special) {
+                            bool parse_special, const BpeDropout* dropout) {
   CARTLM_CHECK(t.index != nullptr);
   const TokenizerIndex& ix = *t.index;
   std::vector<int32_t> out;
@@ -344,14 +379,14 @@ std::vector<int32_t> encode(const Tokenizer& t, std::string_view text, bool add_
     size_t end = i;
     if (hit->lstrip)
       while (end > start && is_space(text[end - 1])) --end;
-    encode_plain(t, text.substr(start, end - start), md.get(), out);
+    encode_plain(t, text.substr(start, end - start), md.get(), dropout, out);
     out.push_back(hit->id);
     i += hit->text.size();
     if (hit->rstrip)
       while (i < text.size() && is_space(text[i])) ++i;
     start = i;
   }
-  encode_plain(t, text.substr(start), md.get(), out);
+  encode_plain(t, text.substr(start), md.get(), dropout, out);
   return out;
 }
 

@@ -23,6 +23,8 @@
 
 namespace cartlm {
 
+class Rng;
+
 // GGUF tokenizer.ggml.token_type values.
 enum class TokenType : int32_t {
   Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
@@ -95,8 +97,15 @@ std::vector<GgufKV> tokenizer_gguf_kvs(const Tokenizer& t);
 // Encoding and decoding. encode prepends bos_id when add_bos (and bos_id >= 0). parse_special:
 // Control tokens written in the text ("<|eot_id|>") become their ids; when false they are encoded
 // as plain text. UserDefined added tokens are always matched (as HF and llama.cpp do).
+// BPE-dropout for training-time augmentation: every applicable merge is skipped with
+// probability p at each merge step, so words also appear split into smaller tokens (as typos
+// split them). ignore_merges is not honoured under dropout.
+struct BpeDropout {
+  double p = 0.0;
+  Rng* rng = nullptr;
+};
 std::vector<int32_t> encode(const Tokenizer& t, std::string_view text, bool add_bos,
-                            bool parse_special);
+                            bool parse_special, const BpeDropout* dropout = nullptr);
 // Bytes of the ids concatenated. Ids out of range are skipped. Control/Unknown tokens are written
 // as their text unless render_special is false.
 std::string decode(const Tokenizer& t, std::span<const int32_t> ids, bool render_special = true);

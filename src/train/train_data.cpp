@@ -14,13 +14,22 @@ std::vector<int32_t> prompt_tokens(const Tokenizer& tok, const IntentMeta& meta,
 Result<std::vector<TokenizedExample>> tokenize_examples(const std::vector<Example>& examples,
                                                         const Tokenizer& tok,
                                                         const IntentMeta& meta, size_t max_seq,
-                                                        const std::string& source) {
+                                                        const std::string& source,
+                                                        double bpe_dropout, uint64_t seed) {
   if (tok.eos_id < 0) return error(source + ": the tokenizer has no eos token to end completions");
   std::vector<TokenizedExample> out;
   out.reserve(examples.size());
-  for (const Example& ex : examples) {
+  const Rng root(seed);
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const Example& ex = examples[i];
     TokenizedExample t;
-    t.tokens = prompt_tokens(tok, meta, ex.text);
+    if (bpe_dropout > 0) {
+      Rng rng = root.fork(i);
+      BpeDropout d{bpe_dropout, &rng};
+      t.tokens = encode(tok, render_prompt(meta, ex.text), tok.add_bos, /*parse_special=*/false, &d);
+    } else {
+      t.tokens = prompt_tokens(tok, meta, ex.text);
+    }
     t.prompt_len = (int32_t)t.tokens.size();
     std::vector<int32_t> completion =
         encode(tok, label_to_json_text(ex.label), /*add_bos=*/false, /*parse_special=*/false);

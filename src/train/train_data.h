@@ -31,11 +31,15 @@ struct TokenizedExample {
 std::vector<int32_t> prompt_tokens(const Tokenizer& tok, const IntentMeta& meta,
                                    const std::string& text);
 // Tokenizes examples. Errors (one line, naming `source` and the example id): the tokenizer has no
-// eos token, or a sequence needs more than max_seq input positions.
+// eos token, or a sequence needs more than max_seq input positions. bpe_dropout > 0 encodes each
+// prompt with BPE-dropout (the completion never), example i drawing from Rng(seed).fork(i), so the
+// same arguments give the same tokens.
 Result<std::vector<TokenizedExample>> tokenize_examples(const std::vector<Example>& examples,
                                                         const Tokenizer& tok,
                                                         const IntentMeta& meta, size_t max_seq,
-                                                        const std::string& source);
+                                                        const std::string& source,
+                                                        double bpe_dropout = 0.0,
+                                                        uint64_t seed = 0);
 
 // Batches for one epoch: indices into `lengths` (each example exactly once), batch_size per batch
 // (the last may be smaller). Length bucketing: the shuffled order is cut into windows of

@@ -200,6 +200,38 @@ TEST(BpeTrain, RejectsImpossibleSettings) {
   EXPECT_LT(small->size(), 300);
 }
 
+TEST(BpeDropout, SplitsWordsIntoSmallerTokensAndStillRoundTrips) {
+  std::vector<std::string> texts = corpus(1500, 5);
+  Tokenizer plain = train_bpe(texts, BpeTrainOptions{.vocab_size = 700}).value();
+  plain.ignore_merges = false;  // dropout does not honour ignore_merges; compare like with like
+  ASSERT_TRUE(finalize_tokenizer(plain, "test").ok());
+  size_t n_plain = 0, n_drop = 0, n_all = 0, bytes = 0, changed = 0;
+  for (size_t i = 0; i < 300; ++i) {
+    const std::string& s = texts[i];
+    const std::vector<int32_t> base = encode(plain, s, false, false);
+    Rng r0(i);
+    BpeDropout none{0.0, &r0};
+    EXPECT_EQ(encode(plain, s, false, false, &none), base) << s;  // p = 0 is plain BPE
+    Rng r1(i), r2(i), r3(i);
+    BpeDropout some{0.3, &r1}, again{0.3, &r2}, all{0.999999, &r3};
+    const std::vector<int32_t> d = encode(plain, s, false, false, &some);
+    EXPECT_EQ(decode(plain, d), s);
+    EXPECT_EQ(encode(plain, s, false, false, &again), d) << "same seed, same split";
+    EXPECT_GE(d.size(), base.size()) << s;
+    const std::vector<int32_t> bytes_only = encode(plain, s, false, false, &all);
+    EXPECT_EQ(decode(plain, bytes_only), s);
+    n_plain += base.size();
+    n_drop += d.size();
+    n_all += bytes_only.size();
+    bytes += s.size();
+    changed += d != base;
+  }
+  // Dropout 0.3 splits a good share of the texts and lengthens them; near 1 it leaves bytes.
+  EXPECT_GT(changed, 150u);
+  EXPECT_GT(n_drop, n_plain + n_plain / 10);
+  EXPECT_GT(n_all, bytes * 95 / 100);
+}
+
 TEST(BpeTrain, TrainsAFewMegabytesQuickly) {
   std::vector<std::string> texts = corpus(60000, 4);  // ~3 MB
   size_t bytes = 0;

@@ -48,6 +48,33 @@ TEST(TrainData, SequenceIsBosPromptCompletionEosWithTheBoundaryExact) {
             std::vector<int32_t>(t.tokens.begin(), t.tokens.begin() + t.prompt_len));
 }
 
+TEST(TrainData, BpeDropoutSplitsOnlyThePromptAndIsSeeded) {
+  Tokenizer tok = small_tokenizer();
+  IntentMeta meta;
+  std::vector<Example> exs;
+  for (int i = 0; i < 20; ++i) exs.push_back(example("e" + std::to_string(i), "add two lip balms", 2));
+  auto plain = tokenize_examples(exs, tok, meta, 256, "train");
+  auto drop = tokenize_examples(exs, tok, meta, 256, "train", 0.5, 7);
+  auto again = tokenize_examples(exs, tok, meta, 256, "train", 0.5, 7);
+  auto other = tokenize_examples(exs, tok, meta, 256, "train", 0.5, 8);
+  ASSERT_TRUE(plain.ok() && drop.ok() && again.ok() && other.ok());
+  size_t longer = 0, differ = 0;
+  for (size_t i = 0; i < exs.size(); ++i) {
+    const TokenizedExample &p = (*plain)[i], &d = (*drop)[i];
+    EXPECT_EQ(d.tokens, (*again)[i].tokens);
+    differ += d.tokens != (*other)[i].tokens;
+    longer += d.prompt_len > p.prompt_len;
+    EXPECT_EQ(d.tokens.front(), tok.bos_id);
+    std::vector<int32_t> prompt(d.tokens.begin() + 1, d.tokens.begin() + d.prompt_len);
+    EXPECT_EQ(decode(tok, prompt), render_prompt(meta, exs[i].text));
+    // The completion (and eos) is never split: decoding must see the tokens inference sees.
+    EXPECT_TRUE(std::equal(d.tokens.begin() + d.prompt_len, d.tokens.end(),
+                           p.tokens.begin() + p.prompt_len, p.tokens.end()));
+  }
+  EXPECT_GT(longer, 10u);  // every example draws its own split
+  EXPECT_GT(differ, 5u);
+}
+
 TEST(TrainData, TooLongExampleIsAnErrorNamingIt) {
   Tokenizer tok = small_tokenizer();
   auto r = tokenize_examples({example("long-one", "add two lip balms", 2)}, tok, IntentMeta{}, 8,
