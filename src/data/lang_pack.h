@@ -105,6 +105,9 @@ struct LangPack {
   // ("from {brand}", " iz Konzuma") go right after the product phrase.
   std::vector<const char*> brand_clauses;
   std::vector<const char*> brands;
+  // Where a brand that names the item goes: before the noun ("2 Nivea lip balms", English) or
+  // right after it ("2 šampona Nivea", "2 champús Hacendado").
+  bool brand_before_noun = false;
   // Details about the item (noise kind "detail"): words put in front of the product (en
   // adjectives; none for hr/es, whose adjectives would have to agree) and phrases after it.
   std::vector<const char*> detail_before, detail_after;

@@ -459,6 +459,26 @@ std::string join_pieces(const Pieces& pieces) {
   return out;
 }
 
+// Index of the (last) product piece; pieces.size() when there is none.
+static size_t product_piece(const Pieces& pieces) {
+  size_t at = pieces.size();
+  for (size_t i = 0; i < pieces.size(); ++i)
+    if (pieces[i].role == PieceRole::product) at = i;
+  return at;
+}
+
+// "a" or "an" when that is the word right before piece `at` (lower case), else "".
+static std::string article_before(const Pieces& pieces, size_t at) {
+  std::string prev;
+  for (size_t i = 0; i < at && i < pieces.size(); ++i) prev += pieces[i].text;
+  const std::string low = to_lower(trim(prev));
+  for (const char* a : {"a", "an"})
+    if (low == a || ends_with(low, std::string(" ") + a)) return a;
+  return "";
+}
+
+constexpr double kBrandNextToNoun = 0.35;
+
 // Whether an inserted phrase (brand clause, item detail) contains a product name or surface
 // form as a word: such a phrase would make the label ambiguous, so it is not used.
 static bool names_a_product(const std::string& phrase, const NoiseContext& ctx) {
@@ -476,9 +496,25 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
   std::vector<std::string> names;
   auto hit = [&](double rate) { return rate > 0 && rng.bernoulli(rate); };
 
+  const size_t at = product_piece(pieces);
   if (hit(rates.brand) && !pack.brand_clauses.empty()) {
     for (int attempt = 0; attempt < 5; ++attempt) {
-      std::string clause = replace_all(pick(rng, pack.brand_clauses), "{brand}", pick(rng, pack.brands));
+      const std::string brand = pick(rng, pack.brands);
+      // A third of the time the brand names the item itself: "2 Nivea lip balms" in English
+      // (not after "a"/"an", whose sound would have to match), "2 šampona Nivea" elsewhere.
+      if (rng.bernoulli(kBrandNextToNoun) && at < pieces.size() && !names_a_product(brand, ctx)) {
+        if (!pack.brand_before_noun) {
+          pieces.insert(pieces.begin() + (long)at + 1, text_piece(" " + brand));
+          names.push_back("brand");
+          break;
+        }
+        if (article_before(pieces, at).empty()) {
+          pieces[at].text = brand + " " + pieces[at].text;
+          names.push_back("brand");
+          break;
+        }
+      }
+      std::string clause = replace_all(pick(rng, pack.brand_clauses), "{brand}", brand);
       if (names_a_product(clause, ctx)) continue;
       // "from Lidl" goes right after the product; ", preferably Nivea" ends the message.
       if (starts_with(clause, ",") || starts_with(clause, " -")) append_clause(pieces, clause);
@@ -492,16 +528,8 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
   // purpose and share no word with the catalog's eval-only forms (tests/data/noise_test.cpp).
   if (hit(rates.detail) && !pack.detail_after.empty()) {
     // An adjective goes in front of the product piece, but never after "an" ("an small apple").
-    size_t at = pieces.size();
-    for (size_t i = 0; i < pieces.size(); ++i)
-      if (pieces[i].role == PieceRole::product) at = i;
-    bool can_precede = !pack.detail_before.empty() && at < pieces.size();
-    if (can_precede) {
-      std::string prev;
-      for (size_t i = 0; i < at; ++i) prev += pieces[i].text;
-      std::string prev_low = to_lower(trim(prev));
-      can_precede = !(prev_low == "an" || ends_with(prev_low, " an"));
-    }
+    const bool can_precede = !pack.detail_before.empty() && at < pieces.size() &&
+                             article_before(pieces, at) != "an";
     for (int attempt = 0; attempt < 5; ++attempt) {
       const bool before = can_precede && rng.bernoulli(0.5);
       std::string phrase = before ? pick(rng, pack.detail_before) : pick(rng, pack.detail_after);

@@ -319,6 +319,7 @@ LangPack make_pack() {
                      " - {brand} if you have it", ", {brand} brand"};
   p.brands = {"Nivea", "Samsung", "Philips", "Bosch", "Amazon Basics", "Tesco", "Walmart",
               "Target", "Costco", "IKEA", "Kirkland", "Great Value"};
+  p.brand_before_noun = true;
   // Consonant-initial, so that "a" in front stays right ("a small towel").
   p.detail_before = {"small", "big", "cheap", "new", "basic", "mini", "regular",
                      "premium", "white", "blue", "red", "budget", "family-size",

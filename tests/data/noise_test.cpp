@@ -227,6 +227,31 @@ TEST(ApplyNoise, BrandsNeverNameAProduct) {
   }
 }
 
+TEST(ApplyNoise, BrandNextToTheNounGoesBeforeItInEnglishAfterItElsewhereNeverAfterAnArticle) {
+  NoiseRates r = NoiseRates().scaled(0);
+  r.brand = 1;
+  size_t before = 0, after = 0;
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    Rng rng(seed);
+    Pieces p = {text_piece("Add "), qty_piece("a"), text_piece(" "), product_piece("towel")};
+    NoiseContext ctx{&en_pack(), 1, nullptr};
+    EXPECT_EQ(apply_noise(p, r, ctx, rng), std::vector<std::string>{"brand"});
+    EXPECT_EQ(join_pieces(p).rfind("Add a towel", 0), 0u) << join_pieces(p);  // "a Nivea towel" would need the brand's sound
+    Pieces q = {text_piece("Add "), qty_piece("3"), text_piece(" "), product_piece("towels")};
+    apply_noise(q, r, ctx, rng);
+    for (const char* b : en_pack().brands) before += join_pieces(q) == std::string("Add 3 ") + b + " towels";
+    Pieces h = {text_piece("Dodaj "), qty_piece("3"), text_piece(" "), product_piece("ručnika")};
+    NoiseContext hctx{&hr_pack(), 3, nullptr};
+    apply_noise(h, r, hctx, rng);
+    for (const char* b : hr_pack().brands) after += join_pieces(h) == std::string("Dodaj 3 ručnika ") + b;
+  }
+  // kBrandNextToNoun = 0.35 of 300: both placements are common, the clauses stay the majority.
+  EXPECT_GT(before, 60u);
+  EXPECT_LT(before, 150u);
+  EXPECT_GT(after, 60u);
+  EXPECT_LT(after, 150u);
+}
+
 TEST(ApplyNoise, DetailsGoAroundTheProductAndNeverAfterAn) {
   NoiseRates r = NoiseRates().scaled(0);
   r.detail = 1;
