@@ -1,7 +1,10 @@
 // Test helper shared by the recognizer, batched-recognizer and server tests: a random-weight
 // model small enough that every test runs in well under a second (2 layers, hidden 64), with the
-// built-in catalog in its cartlm.json, written to DIR/model and loaded.
+// built-in catalog in its cartlm.json, written to a fresh temporary directory and loaded.
 #pragma once
+#include <stdlib.h>
+
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -13,10 +16,26 @@
 
 namespace cartlm {
 
-inline Result<std::unique_ptr<LoadedModel>> make_random_intent_model(const std::string& dir,
-                                                                     uint64_t seed) {
+// The model and its directory; the directory (DIR/model plus whatever a test writes next to it)
+// is removed with the object.
+struct RandomIntentModel {
+  std::string dir;
+  std::unique_ptr<LoadedModel> model;
+  ~RandomIntentModel() {
+    model.reset();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+// `name` goes into the directory name (/tmp/cartlm_<name>_XXXXXX).
+inline Result<std::unique_ptr<RandomIntentModel>> make_random_intent_model(const std::string& name,
+                                                                           uint64_t seed) {
+  std::string tmpl = "/tmp/cartlm_" + name + "_XXXXXX";
+  if (!mkdtemp(tmpl.data())) return error("mkdtemp failed for " + tmpl);
+  auto out = std::make_unique<RandomIntentModel>();
+  out->dir = tmpl;
   InitOptions io;
-  io.out_dir = dir + "/model";
+  io.out_dir = out->dir + "/model";
   io.hidden = 64;
   io.layers = 2;
   io.heads = 4;
@@ -29,7 +48,8 @@ inline Result<std::unique_ptr<LoadedModel>> make_random_intent_model(const std::
   IntentMeta meta;
   meta.products = default_catalog().names();
   CARTLM_RETURN_IF_ERROR(save_intent_meta(io.out_dir, meta));
-  return load_model(io.out_dir);
+  CARTLM_ASSIGN_OR_RETURN(out->model, load_model(io.out_dir));
+  return out;
 }
 
 }  // namespace cartlm

@@ -5,10 +5,8 @@
 #include "decode/recognizer_batch.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <set>
 
 #include "core/thread_pool.h"
@@ -23,17 +21,12 @@ namespace {
 class RecognizerBatchTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/cartlm_recognizer_batch_test_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = new std::string(tmpl);
-    auto lm = make_random_intent_model(*dir_, 11);
-    ASSERT_TRUE(lm.ok()) << lm.message();
-    model_ = lm->release();
+    auto m = make_random_intent_model("recognizer_batch_test", 11);
+    ASSERT_TRUE(m.ok()) << m.message();
+    fx_ = m->release();
   }
   static void TearDownTestSuite() {
-    delete model_;
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
+    delete fx_;
   }
 
   static std::unique_ptr<Recognizer> make(const LoadedModel& m, const RecognizerOptions& opt = {}) {
@@ -94,14 +87,12 @@ class RecognizerBatchTest : public ::testing::Test {
     }
   }
 
-  static std::string* dir_;
-  static LoadedModel* model_;
+  static RandomIntentModel* fx_;
 };
-std::string* RecognizerBatchTest::dir_ = nullptr;
-LoadedModel* RecognizerBatchTest::model_ = nullptr;
+RandomIntentModel* RecognizerBatchTest::fx_ = nullptr;
 
 TEST_F(RecognizerBatchTest, OneToEightTextsAtOnceEqualTheSingleTextRecognizer) {
-  auto r = make(*model_);
+  auto r = make(*fx_->model);
   std::vector<std::string> all = texts();
   std::vector<Result<IntentResult>> ref = alone(*r, all);
   for (const auto& x : ref) {
@@ -126,7 +117,7 @@ TEST_F(RecognizerBatchTest, OneToEightTextsAtOnceEqualTheSingleTextRecognizer) {
 }
 
 TEST_F(RecognizerBatchTest, StepsShareOnePassAndFinishedTextsLeaveEarly) {
-  auto r = make(*model_);
+  auto r = make(*fx_->model);
   std::vector<std::string> ts = texts();
   std::vector<Result<IntentResult>> ref = alone(*r, ts);
   // Rows enough for every prompt at once, so every busy text is in every pass.
@@ -158,7 +149,7 @@ TEST_F(RecognizerBatchTest, StepsShareOnePassAndFinishedTextsLeaveEarly) {
 }
 
 TEST_F(RecognizerBatchTest, PromptsSplitOverPassesAndTextsJoiningARunningBatch) {
-  auto r = make(*model_);
+  auto r = make(*fx_->model);
   std::vector<std::string> ts = texts();
   for (const std::string& t : texts()) ts.push_back("please " + t);  // 16 texts
   std::vector<Result<IntentResult>> ref = alone(*r, ts);
@@ -180,7 +171,7 @@ TEST_F(RecognizerBatchTest, PromptsSplitOverPassesAndTextsJoiningARunningBatch) 
 TEST_F(RecognizerBatchTest, BadTextsFailAloneWithTheSingleTextError) {
   RecognizerOptions o;
   o.max_text_tokens = 20;
-  auto r = make(*model_, o);
+  auto r = make(*fx_->model, o);
   std::vector<std::string> ts = {"add 2 lamps", "", std::string(400, 'q') + " 7 z x", "add \xff 2",
                                  "remove 3 soaps", " \t"};
   std::vector<Result<IntentResult>> ref = alone(*r, ts);
@@ -200,7 +191,7 @@ TEST_F(RecognizerBatchTest, BadTextsFailAloneWithTheSingleTextError) {
 TEST_F(RecognizerBatchTest, WithoutJumpForwardTheSameTokensOnePerPass) {
   RecognizerOptions o;
   o.jump_forward = false;
-  auto r = make(*model_, o);
+  auto r = make(*fx_->model, o);
   std::vector<std::string> ts = texts();
   std::vector<Result<IntentResult>> ref = alone(*r, ts);
   // Rows for all prompts at once (a prompt split over passes would cost a pass more).
@@ -213,11 +204,11 @@ TEST_F(RecognizerBatchTest, WithoutJumpForwardTheSameTokensOnePerPass) {
 
 TEST_F(RecognizerBatchTest, QuantizedGgufWeightsBatchToo) {
   for (const char* type : {"Q8_0", "Q4_K_M"}) {
-    std::string path = *dir_ + "/" + type + ".gguf";
+    std::string path = fx_->dir + "/" + type + ".gguf";
     GgufExportOptions eo;
     eo.type = type;
     eo.threads = 1;
-    auto st = export_gguf(*model_, path, eo);
+    auto st = export_gguf(*fx_->model, path, eo);
     ASSERT_TRUE(st.ok()) << st.message();
     auto lm = load_model(path);
     ASSERT_TRUE(lm.ok()) << lm.message();
@@ -233,11 +224,11 @@ TEST_F(RecognizerBatchTest, QuantizedGgufWeightsBatchToo) {
 TEST_F(RecognizerBatchTest, FreeDecodingAndZeroSlotsAreRefused) {
   RecognizerOptions o;
   o.mode = DecodeMode::Free;
-  auto free_r = make(*model_, o);
+  auto free_r = make(*fx_->model, o);
   auto b = recognizer_batch(*free_r, 4);
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.message().find("constrained"), std::string::npos) << b.message();
-  auto r = make(*model_);
+  auto r = make(*fx_->model);
   auto z = recognizer_batch(*r, 0);
   ASSERT_FALSE(z.ok());
   EXPECT_NE(z.message().find("at least one slot"), std::string::npos) << z.message();

@@ -1,11 +1,9 @@
 #include "decode/recognizer.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 
 #include "data/catalog.h"
 #include "decode/random_intent_model.h"
@@ -22,21 +20,16 @@ namespace {
 class RecognizerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/cartlm_recognizer_test_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = new std::string(tmpl);
-    auto lm = make_random_intent_model(*dir_, 5);
-    ASSERT_TRUE(lm.ok()) << lm.message();
-    model_ = lm->release();
+    auto m = make_random_intent_model("recognizer_test", 5);
+    ASSERT_TRUE(m.ok()) << m.message();
+    fx_ = m->release();
   }
   static void TearDownTestSuite() {
-    delete model_;
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
+    delete fx_;
   }
 
   static std::unique_ptr<Recognizer> make(const RecognizerOptions& opt = {}) {
-    auto r = recognizer_create(*model_, opt);
+    auto r = recognizer_create(*fx_->model, opt);
     EXPECT_TRUE(r.ok()) << r.message();
     return std::move(*r);
   }
@@ -52,11 +45,9 @@ class RecognizerTest : public ::testing::Test {
             "put a lamp in my cart", "x", "Molim te makni 7 čaša", "añade 40 velas"};
   }
 
-  static std::string* dir_;
-  static LoadedModel* model_;
+  static RandomIntentModel* fx_;
 };
-std::string* RecognizerTest::dir_ = nullptr;
-LoadedModel* RecognizerTest::model_ = nullptr;
+RandomIntentModel* RecognizerTest::fx_ = nullptr;
 
 TEST_F(RecognizerTest, ConstrainedOutputIsAlwaysAValidCatalogIntent) {
   auto r = make();
@@ -127,7 +118,7 @@ TEST_F(RecognizerTest, PrefixCacheReusesThePromptPrefixAndChangesNothing) {
   o.prefix_cache = false;
   auto plain = make(o);
   ASSERT_FALSE(cached->prefix_tokens.empty());
-  EXPECT_EQ(cached->prefix_tokens[0], model_->tokenizer.bos_id);
+  EXPECT_EQ(cached->prefix_tokens[0], fx_->model->tokenizer.bos_id);
   auto sc = session(*cached), sp = session(*plain);
   bool first = true;
   for (const std::string& t : texts()) {
@@ -169,10 +160,10 @@ TEST_F(RecognizerTest, BadInputIsAnErrorNamingTheProblem) {
 }
 
 TEST_F(RecognizerTest, ModelWithoutCatalogFallsBackToTheBuiltInOneWithAWarning) {
-  std::vector<std::string> saved = model_->meta.products;
-  model_->meta.products.clear();
-  auto r = recognizer_create(*model_, {});
-  model_->meta.products = saved;
+  std::vector<std::string> saved = fx_->model->meta.products;
+  fx_->model->meta.products.clear();
+  auto r = recognizer_create(*fx_->model, {});
+  fx_->model->meta.products = saved;
   ASSERT_TRUE(r.ok()) << r.message();
   EXPECT_TRUE((*r)->catalog_fallback);
   ASSERT_EQ((*r)->warnings.size(), 1u);
@@ -181,12 +172,12 @@ TEST_F(RecognizerTest, ModelWithoutCatalogFallsBackToTheBuiltInOneWithAWarning) 
 }
 
 TEST_F(RecognizerTest, SmallCatalogAndQuantityLimitBoundTheOutput) {
-  std::vector<std::string> saved = model_->meta.products;
-  model_->meta.products = {"Lip Balm", "Soap"};
+  std::vector<std::string> saved = fx_->model->meta.products;
+  fx_->model->meta.products = {"Lip Balm", "Soap"};
   RecognizerOptions o;
   o.max_quantity = 9;
-  auto r = recognizer_create(*model_, o);
-  model_->meta.products = saved;
+  auto r = recognizer_create(*fx_->model, o);
+  fx_->model->meta.products = saved;
   ASSERT_TRUE(r.ok()) << r.message();
   auto s = session(**r);
   for (const std::string& t : texts()) {
@@ -199,7 +190,7 @@ TEST_F(RecognizerTest, SmallCatalogAndQuantityLimitBoundTheOutput) {
 }
 
 TEST_F(RecognizerTest, FewShotPromptHoldsTheExamplesAndIsCached) {
-  std::string file = *dir_ + "/shots.jsonl";
+  std::string file = fx_->dir + "/shots.jsonl";
   std::vector<Example> shots;
   for (int i = 0; i < 6; ++i) {
     Example ex;
@@ -214,13 +205,13 @@ TEST_F(RecognizerTest, FewShotPromptHoldsTheExamplesAndIsCached) {
   o.few_shot = 2;
   o.few_shot_file = file;
   // The instruction lists the catalog; keep it short for the tiny model's 256-token context.
-  std::vector<std::string> saved = model_->meta.products;
-  model_->meta.products = {"Lip Balm", "Soap", "Lamp"};
+  std::vector<std::string> saved = fx_->model->meta.products;
+  fx_->model->meta.products = {"Lip Balm", "Soap", "Lamp"};
   auto r = make(o);
-  model_->meta.products = saved;
+  fx_->model->meta.products = saved;
   ASSERT_TRUE(r);
   // With the whole catalog the prompt does not fit, which is an error naming both sizes.
-  auto too_long = recognizer_create(*model_, o);
+  auto too_long = recognizer_create(*fx_->model, o);
   ASSERT_FALSE(too_long.ok());
   EXPECT_NE(too_long.message().find("the model's context is 256"), std::string::npos);
   EXPECT_EQ(r->chat, ChatStyle::None);  // the tiny tokenizer has no chat template
@@ -241,9 +232,9 @@ TEST_F(RecognizerTest, FewShotPromptHoldsTheExamplesAndIsCached) {
 
   RecognizerOptions bad;
   bad.few_shot = 2;
-  EXPECT_FALSE(recognizer_create(*model_, bad).ok());  // no file
-  bad.few_shot_file = *dir_ + "/missing.jsonl";
-  EXPECT_FALSE(recognizer_create(*model_, bad).ok());
+  EXPECT_FALSE(recognizer_create(*fx_->model, bad).ok());  // no file
+  bad.few_shot_file = fx_->dir + "/missing.jsonl";
+  EXPECT_FALSE(recognizer_create(*fx_->model, bad).ok());
 }
 
 TEST_F(RecognizerTest, EvalRunIsTheSameWithOneOrTwoThreads) {
@@ -285,7 +276,7 @@ TEST_F(RecognizerTest, EvalRunIsTheSameWithOneOrTwoThreads) {
 // learned it), and the forward passes are far fewer than free decoding's (one per token + 1).
 TEST_F(RecognizerTest, OracleModelPathIsCanonicalAndNeedsAThirdOfTheForwardPasses) {
   auto r = make();
-  const Tokenizer& tok = model_->tokenizer;
+  const Tokenizer& tok = fx_->model->tokenizer;
   MaskCache masks;
   GeneratorOptions go;
   go.size = 10;

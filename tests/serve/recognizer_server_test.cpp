@@ -4,9 +4,7 @@
 // in flight still answers all of its texts, and input the recognizer refuses is a 400, not a crash.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -24,21 +22,16 @@ using json = nlohmann::json;
 class RecognizerServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/cartlm_serve_test_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = new std::string(tmpl);
-    auto lm = make_random_intent_model(*dir_, 7);
-    ASSERT_TRUE(lm.ok()) << lm.message();
-    model_ = lm->release();
-    auto r = recognizer_create(*model_, {});
+    auto m = make_random_intent_model("serve_test", 7);
+    ASSERT_TRUE(m.ok()) << m.message();
+    fx_ = m->release();
+    auto r = recognizer_create(*fx_->model, {});
     ASSERT_TRUE(r.ok()) << r.message();
     rec_ = r->release();
   }
   static void TearDownTestSuite() {
     delete rec_;
-    delete model_;
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
+    delete fx_;
   }
 
   void start(int workers, size_t max_batch = 1) {
@@ -69,15 +62,13 @@ class RecognizerServerTest : public ::testing::Test {
     return t;
   }
 
-  static std::string* dir_;
-  static LoadedModel* model_;
+  static RandomIntentModel* fx_;
   static Recognizer* rec_;
   std::unique_ptr<Server> server_;
   std::thread thread_;
 };
 
-std::string* RecognizerServerTest::dir_ = nullptr;
-LoadedModel* RecognizerServerTest::model_ = nullptr;
+RandomIntentModel* RecognizerServerTest::fx_ = nullptr;
 Recognizer* RecognizerServerTest::rec_ = nullptr;
 
 // Reference: each text alone, in a fresh session.
