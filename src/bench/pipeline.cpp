@@ -42,9 +42,8 @@ std::vector<Stage> build_stages(const PipelineSettings& s) {
     for (const char* a : {"--size", "600", "--eval-size", "200"}) d.args.push_back(a);
   } else {
     // The tiny model needs more than the study's 3k examples to reach its accuracy goal; the
-    // generator is free, so it trains one epoch over 90k fresh examples rather than several over
-    // fewer (val 94.4% -> 96.2% at the same step count). 500 of them are val; eval is the
-    // held-out 1000.
+    // generator is free, so it trains one epoch over 90k examples (why: kTinyEpochs in
+    // cmd_train.cpp). 500 of them are val; eval is the held-out 1000.
     for (const char* a : {"--size", "90000", "--val-fraction", "0.00555556"}) d.args.push_back(a);
   }
   st.push_back(d);
