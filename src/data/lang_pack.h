@@ -80,7 +80,7 @@ struct SlotContext {
   bool remove = false;
   const SurfaceForm* form = nullptr;
   // Set by the quantity slots (qp, qpn, qpm, qpmn, pq, qn):
-  std::string qty_form;   // digits | words | article | omitted | dozen | 3x | x3 | unit
+  std::string qty_form;   // digits | words | article | omitted | dozen | half_dozen | couple | 3x | x3 | unit
   std::string form_text;  // the product as written (inflected), before noise
   bool qty_plural = false;  // hr: the nominative phrase is grammatically plural (for {treba})
 };

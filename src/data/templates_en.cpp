@@ -53,18 +53,22 @@ void render_qp(SlotContext& ctx, Rng& rng, bool more, Pieces& out) {
   // shopping-list English, "three milk" is not).
   const double article_w = mass ? 0.0 : 1.0, words_f = mass ? 0.4 : 1.0;
   const double dozen_w = q == 12 && !mass ? 1.0 : 0.0;
+  // "a couple of towels" (2) and "half a dozen eggs" (6): counted nouns only, not pairs.
+  const double couple_w = q == 2 && !mass && !pair ? 1.0 : 0.0;
+  const double half_dozen_w = q == 6 && !mass && !pair ? 1.0 : 0.0;
   const char* form;
   if (more)
     form = q == 1 ? pick_weighted(rng, {{"article", 0.5 * article_w}, {"words", 0.3}, {"digits", 0.2}})
                   : pick_weighted(rng, {{"digits", 0.6}, {"words", words_weight(q) * words_f},
-                                        {"dozen", 0.2 * dozen_w}});
+                                        {"dozen", 0.2 * dozen_w}, {"couple", 0.1 * couple_w}});
   else if (q == 1)
     form = pick_weighted(rng, {{"article", 0.33 * article_w}, {"omitted", mass ? 0.45 : 0.22},
                                {"digits", mass ? 0.25 : 0.15}, {"words", 0.18 * words_f},
                                {"x3", 0.04}, {"3x", 0.04}, {"unit", 0.04}});
   else
     form = pick_weighted(rng, {{"digits", 0.55}, {"words", words_weight(q) * words_f},
-                               {"dozen", 0.25 * dozen_w}, {"x3", 0.07}, {"3x", 0.06},
+                               {"dozen", 0.25 * dozen_w}, {"couple", 0.1 * couple_w},
+                               {"half_dozen", 0.12 * half_dozen_w}, {"x3", 0.07}, {"3x", 0.06},
                                {"unit", 0.07}});
   ctx.qty_form = form;
   const std::string n = std::to_string(q);
@@ -88,6 +92,14 @@ void render_qp(SlotContext& ctx, Rng& rng, bool more, Pieces& out) {
   } else if (fs == "dozen") {
     out.push_back(qty_piece("a dozen"));
     out.push_back(text_piece(more_sp + (pair ? "pairs of " : "")));
+    out.push_back(product_piece(f.pl));
+  } else if (fs == "couple") {  // "a couple of towels", "a couple towels", "a couple more towels"
+    out.push_back(qty_piece(!more && rng.bernoulli(0.75) ? "a couple of" : "a couple"));
+    out.push_back(text_piece(more_sp));
+    out.push_back(product_piece(f.pl));
+  } else if (fs == "half_dozen") {
+    out.push_back(qty_piece("half a dozen"));
+    out.push_back(text_piece(" "));
     out.push_back(product_piece(f.pl));
   } else if (fs == "omitted") {
     out.push_back(product_piece(f.sg));

@@ -42,9 +42,13 @@ void render_qp(SlotContext& ctx, Rng& rng, bool more, Pieces& out) {
     form = pick_weighted(rng, {{"article", 0.5}, {"omitted", 0.15}, {"digits", 0.17},
                                {"x3", 0.06}, {"3x", 0.06}, {"unit", 0.06}});
   else
+    // "un par de toallas" (2) and "media docena de huevos" (6); not for pair nouns, where
+    // "un par de auriculares" is one pair.
     form = pick_weighted(rng, {{"digits", 0.55}, {"words", words_weight(q)},
-                               {"dozen", q == 12 ? 0.22 : 0.0}, {"x3", 0.07}, {"3x", 0.06},
-                               {"unit", 0.07}});
+                               {"dozen", q == 12 ? 0.22 : 0.0},
+                               {"couple", q == 2 && !is_pair_noun(f) ? 0.1 : 0.0},
+                               {"half_dozen", q == 6 && !is_pair_noun(f) ? 0.12 : 0.0},
+                               {"x3", 0.07}, {"3x", 0.06}, {"unit", 0.07}});
   ctx.qty_form = form;
   std::string_view fs = form;
   const std::string n = std::to_string(q);
@@ -66,8 +70,8 @@ void render_qp(SlotContext& ctx, Rng& rng, bool more, Pieces& out) {
     out.push_back(qty_piece(fs == "digits" ? n : es_number_word(q, f.gender, true)));
     out.push_back(text_piece(" "));
     out.push_back(product_piece(q == 1 ? f.sg : f.pl));
-  } else if (fs == "dozen") {
-    out.push_back(qty_piece("una docena de"));
+  } else if (fs == "dozen" || fs == "couple" || fs == "half_dozen") {
+    out.push_back(qty_piece(fs == "dozen" ? "una docena de" : fs == "couple" ? "un par de" : "media docena de"));
     out.push_back(text_piece(" "));
     out.push_back(product_piece(f.pl));
   } else if (fs == "omitted") {

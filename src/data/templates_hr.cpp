@@ -113,9 +113,10 @@ void render_qp(SlotContext& ctx, Rng& rng, HrCase c, bool more, Pieces& out) {
       form = pick_weighted(rng, {{"omitted", 0.38}, {"words", 0.32}, {"digits", 0.14},
                                  {"x3", 0.05}, {"3x", 0.05}, {"unit", 0.06}});
     else
+      // "pola tuceta jaja" (6), like "tucet jaja" (12).
       form = pick_weighted(rng, {{"digits", 0.55}, {"words", words_weight(q)},
-                                 {"dozen", q == 12 ? 0.12 : 0.0}, {"x3", 0.06}, {"3x", 0.06},
-                                 {"unit", 0.08}});
+                                 {"dozen", q == 12 ? 0.12 : 0.0}, {"half_dozen", q == 6 ? 0.1 : 0.0},
+                                 {"x3", 0.06}, {"3x", 0.06}, {"unit", 0.08}});
     std::string_view fs = form;
     const std::string n = std::to_string(q);
     ctx.qty_form = form;
@@ -126,8 +127,8 @@ void render_qp(SlotContext& ctx, Rng& rng, HrCase c, bool more, Pieces& out) {
       out.push_back(qty_piece(fs == "digits" ? n : hr_number_word(q, g, c)));
       out.push_back(text_piece(" "));
       out.push_back(product_piece(noun_after(f, q, c)));
-    } else if (fs == "dozen") {
-      out.push_back(qty_piece("tucet"));
+    } else if (fs == "dozen" || fs == "half_dozen") {
+      out.push_back(qty_piece(fs == "dozen" ? "tucet" : "pola tuceta"));
       out.push_back(text_piece(" "));
       out.push_back(product_piece(f.gen_pl));
       ctx.qty_plural = false;

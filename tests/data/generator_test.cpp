@@ -246,13 +246,26 @@ TEST(Generator, CleanTextsStateTheLabel) {
       EXPECT_TRUE(low.find("dozen") != std::string::npos || low.find("docena") != std::string::npos ||
                   low.find("tucet") != std::string::npos)
           << t;
+    } else if (qf == "half_dozen") {
+      EXPECT_EQ(q, 6) << t;
+      std::string low = to_lower(t);
+      EXPECT_TRUE(low.find("half a dozen") != std::string::npos ||
+                  low.find("media docena") != std::string::npos ||
+                  low.find("pola tuceta") != std::string::npos)
+          << t;
+    } else if (qf == "couple") {
+      EXPECT_EQ(q, 2) << t;
+      std::string low = to_lower(t);
+      EXPECT_TRUE(low.find("a couple") != std::string::npos || low.find("un par de") != std::string::npos)
+          << t;
     } else {
       EXPECT_TRUE(qf == "article" || qf == "omitted") << qf;
       EXPECT_EQ(q, 1) << t;
     }
   }
   // All forms occur.
-  for (const char* f : {"digits", "words", "article", "omitted", "dozen", "x3", "3x", "unit"})
+  for (const char* f : {"digits", "words", "article", "omitted", "dozen", "couple", "half_dozen", "x3",
+                        "3x", "unit"})
     EXPECT_GT(forms[f], 0) << f;
 }
 
@@ -443,6 +456,7 @@ TEST(LanguagePacks, CroatianAgreement) {
   EXPECT_EQ(render_many(hr, "qp", casa, 5, "words"), S{"pet čaša"});
   EXPECT_EQ(render_many(hr, "qp", casa, 12, "digits"), S{"12 čaša"});
   EXPECT_EQ(render_many(hr, "qp", casa, 12, "dozen"), S{"tucet čaša"});
+  EXPECT_EQ(render_many(hr, "qp", casa, 6, "half_dozen"), S{"pola tuceta čaša"});
   EXPECT_EQ(render_many(hr, "qp", casa, 21, "words"), S{"dvadeset i jednu čašu"});
   EXPECT_EQ(render_many(hr, "qp", casa, 22, "digits"), S{"22 čaše"});
   EXPECT_EQ(render_many(hr, "qp", sampon, 2, "words"), S{"dva šampona"});
@@ -499,6 +513,8 @@ TEST(LanguagePacks, SpanishAndEnglishAgreement) {
   EXPECT_EQ(render_many(es, "qp", crema, 21, "words"), S{"veintiuna cremas"});
   EXPECT_EQ(render_many(es, "qp", cepillo, 21, "words"), S{"veintiún cepillos"});
   EXPECT_EQ(render_many(es, "qp", cepillo, 12, "dozen"), S{"una docena de cepillos"});
+  EXPECT_EQ(render_many(es, "qp", cepillo, 6, "half_dozen"), S{"media docena de cepillos"});
+  EXPECT_EQ(render_many(es, "qp", cepillo, 2, "couple"), S{"un par de cepillos"});
   EXPECT_EQ(render_many(es, "qn", cepillo, 1, "words"), S{"uno"});
   EXPECT_EQ(render_many(es, "qp", cascos, 1, "article"), (S{"unos auriculares", "un par de auriculares"}));
   EXPECT_EQ(render_many(es, "qpm", crema, 2, "words"), S{"dos cremas más"});
@@ -515,6 +531,11 @@ TEST(LanguagePacks, SpanishAndEnglishAgreement) {
   EXPECT_EQ(render_many(en, "qp", balm, 12, "digits"), S{"12 lip balms"});
   EXPECT_EQ(render_many(en, "qp", balm, 1, "words"), S{"one lip balm"});
   EXPECT_EQ(render_many(en, "qp", eggs, 12, "dozen"), S{"a dozen eggs"});
+  EXPECT_EQ(render_many(en, "qp", eggs, 6, "half_dozen"), S{"half a dozen eggs"});
+  EXPECT_EQ(render_many(en, "qp", balm, 2, "couple"), (S{"a couple lip balms", "a couple of lip balms"}));
+  EXPECT_EQ(render_many(en, "qpm", balm, 2, "couple"), S{"a couple more lip balms"});
+  EXPECT_TRUE(render_many(en, "qp", milk, 2, "couple").empty());
+  EXPECT_TRUE(render_many(en, "qp", jeans, 2, "couple").empty());  // pairs: "2 pairs of jeans"
   EXPECT_EQ(render_many(en, "qp", balm, 3, "3x"), S{"3x lip balm"});
   EXPECT_EQ(render_many(en, "qp", balm, 3, "x3"), S{"lip balm x3"});
   EXPECT_TRUE(render_many(en, "qp", milk, 1, "article").empty());  // never "a milk"
