@@ -63,7 +63,7 @@ Result<BenchRun> run_bench_worker(const WorkerOptions& opt) {
   r.energy_note = energy.available() ? "RAPL package energy" : energy.note;
 
   Timer t;
-  CARTLM_ASSIGN_OR_RETURN(std::unique_ptr<LoadedModel> lm, load_model(opt.model));
+  CARTLM_ASSIGN_OR_RETURN(std::unique_ptr<LoadedModel> lm, load_model(opt.model, opt.load));
   r.load_s = t.seconds();
   r.weight_type = lm->weight_type;
   r.weight_bytes = static_cast<double>(lm->weight_bytes);

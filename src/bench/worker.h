@@ -8,6 +8,7 @@
 
 #include "bench/bench_result.h"
 #include "core/status.h"
+#include "model/load.h"
 
 namespace cartlm {
 
@@ -20,6 +21,7 @@ struct WorkerOptions {
   size_t limit = 0;     // examples from `data` (0 = all)
   size_t prompt_tokens = 64, gen_tokens = 32;
   std::string powercap_root = "/sys/class/powercap";
+  LoadOptions load;     // --no-mmap: weights read into memory (load_s then includes the read)
 };
 
 Result<BenchRun> run_bench_worker(const WorkerOptions& opt);

@@ -5,6 +5,10 @@
 
 #include "core/status.h"
 
+namespace cartlm {
+struct LoadOptions;  // model/load.h
+}
+
 namespace cartlm::cli {
 
 void register_data(CLI::App& root, int& exit_code);
@@ -29,5 +33,8 @@ void register_pipeline(CLI::App& root, int& exit_code);
 
 // Prints "cartlm: error: <message>" on one line and returns 1 (the exit code for bad input).
 int fail(const Status& status);
+
+// --no-mmap (sets opt.mmap = false), with one help text for every verb that loads a model.
+void add_no_mmap_flag(CLI::App* cmd, LoadOptions& opt);
 
 }  // namespace cartlm::cli

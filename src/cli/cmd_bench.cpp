@@ -22,6 +22,7 @@ struct BenchArgs {
   int threads = 0, reps = 3;
   size_t limit = 0, prompt_tokens = 64, gen_tokens = 32;
   bool keep_going = false, no_report = false;
+  LoadOptions load;  // passed to every worker as --no-mmap
 };
 
 int run_bench(const BenchArgs& a) {
@@ -62,6 +63,7 @@ int run_bench(const BenchArgs& a) {
                                        "--decode", a.decode, "--prompt-tokens",
                                        std::to_string(a.prompt_tokens), "--gen-tokens",
                                        std::to_string(a.gen_tokens)};
+      if (!a.load.mmap) argv.push_back("--no-mmap");
       if (!a.data.empty()) {
         for (const std::string& s : {std::string("--data"), a.data, std::string("--limit"),
                                      std::to_string(a.limit)})
@@ -111,6 +113,9 @@ int run_bench(const BenchArgs& a) {
     ReportInput in;
     in.bench = b;
     in.notes.push_back("Benchmark of " + std::to_string(b.variants.size()) + " variant(s).");
+    if (!a.load.mmap)
+      in.notes.push_back("Weights read into memory (--no-mmap): load time includes reading the "
+                         "whole file.");
     Result<ReportFiles> files = write_report(a.out, in);
     if (!files.ok()) return fail(files.status());
   }
@@ -193,6 +198,7 @@ void register_bench(CLI::App& root, int& exit_code) {
   cmd->add_flag("--keep-going", a->keep_going,
                 "Exit 0 when some variants fail (they are left out with a warning)");
   cmd->add_flag("--no-report", a->no_report, "Only bench.json and bench.csv");
+  add_no_mmap_flag(cmd, a->load);
   cmd->callback([a, &exit_code] { exit_code = run_bench(*a); });
 
   auto w = std::make_shared<WorkerOptions>();
@@ -207,6 +213,7 @@ void register_bench(CLI::App& root, int& exit_code) {
   wc->add_option("--prompt-tokens", w->prompt_tokens);
   wc->add_option("--gen-tokens", w->gen_tokens);
   wc->add_option("--powercap", w->powercap_root);
+  wc->add_flag("!--no-mmap", w->load.mmap);
   wc->callback([w, &exit_code] { exit_code = run_worker(*w); });
 
   auto r = std::make_shared<ReportArgs>();

@@ -39,6 +39,7 @@ struct BenchModelArgs {
   int gen_tokens = 32;
   int reps = 3;
   std::string as;
+  LoadOptions load;
   std::string isa = "auto";
   std::string json;
   uint64_t seed = 1;
@@ -177,7 +178,7 @@ int run_bench_model(const BenchModelArgs& a) {
   }
   ThreadPool pool(a.threads);
   Timer load_timer;
-  auto loaded = load_model(a.model);
+  auto loaded = load_model(a.model, a.load);
   if (!loaded.ok()) return fail(loaded.status());
   const double load_s = load_timer.seconds();
   LoadedModel& lm = **loaded;
@@ -320,6 +321,7 @@ void register_bench_model(CLI::App& root, int& exit_code) {
   cmd->add_option("--json", a->json, "Also write the results as JSON to this file");
   cmd->add_flag("!--no-bandwidth", a->bandwidth, "Skip measuring the machine's read bandwidth");
   cmd->add_flag("!--no-progress", a->progress, "No progress bars on stderr");
+  add_no_mmap_flag(cmd, a->load);
   cmd->callback([a, &exit_code] { exit_code = run_bench_model(*a); });
 }
 

@@ -8,6 +8,7 @@
 #include "core/timer.h"
 #include "decode/eval_run.h"
 #include "eval/score.h"
+#include "model/load.h"
 
 namespace cartlm::cli {
 
@@ -17,6 +18,7 @@ struct EvalArgs {
   std::string model, data, out, decode = "constrained";
   RecognizerOptions opt;
   EvalRunOptions run;
+  LoadOptions load;
   size_t max_failures = 20;
   bool no_jump_forward = false, no_prefix_cache = false, quiet = false;
 };
@@ -37,7 +39,7 @@ int run_eval(EvalArgs& a) {
   if (a.run.limit > 0 && gold->size() > a.run.limit) gold->resize(a.run.limit);
 
   Timer t;
-  auto lm = load_model(a.model);
+  auto lm = load_model(a.model, a.load);
   if (!lm.ok()) return fail(lm.status());
   double load_s = t.seconds();
   auto rec = recognizer_create(**lm, a.opt);
@@ -119,6 +121,7 @@ void register_eval(CLI::App& root, int& exit_code) {
   cmd->add_option("--max-failures", a->max_failures, "Failures listed in the text report")
       ->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "No progress bar");
+  add_no_mmap_flag(cmd, a->load);
   cmd->callback([a, &exit_code] { exit_code = run_eval(*a); });
 }
 

@@ -7,6 +7,7 @@
 #include "core/thread_pool.h"
 #include "core/timer.h"
 #include "decode/generate.h"
+#include "model/load.h"
 
 namespace cartlm::cli {
 
@@ -16,6 +17,7 @@ struct GenerateArgs {
   std::string model;
   std::string prompt;
   GenerateOptions opt;
+  LoadOptions load;
   int threads = 0;
 };
 
@@ -23,7 +25,7 @@ int run_generate(const GenerateArgs& a) {
   if (a.opt.sampler.top_p <= 0.0f) return fail(error("--top-p must be > 0"));
   if (a.opt.sampler.top_k < 0) return fail(error("--top-k must be >= 0"));
   Timer t;
-  auto lm = load_model(a.model);
+  auto lm = load_model(a.model, a.load);
   if (!lm.ok()) return fail(lm.status());
   double load_s = t.seconds();
   ThreadPool pool(a.threads);
@@ -61,6 +63,7 @@ void register_generate(CLI::App& root, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--seed", a->opt.sampler.seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Threads (0 = all cores)")->capture_default_str();
+  add_no_mmap_flag(cmd, a->load);
   cmd->callback([a, &exit_code] { exit_code = run_generate(*a); });
 }
 

@@ -10,6 +10,7 @@
 #include "core/strings.h"
 #include "decode/eval_run.h"
 #include "eval/score.h"
+#include "model/load.h"
 
 namespace cartlm::cli {
 
@@ -19,6 +20,7 @@ struct RunArgs {
   std::string model, input, output, shard, shard_mode = "contiguous", decode = "constrained";
   std::vector<std::string> text;
   RecognizerOptions opt;
+  LoadOptions load;
   int threads = 0;
   bool quiet = false;
 };
@@ -149,7 +151,7 @@ int run_run(RunArgs& a) {
     if (!data.ok()) return fail(data.status());
     in_data = std::move(*data);
   }
-  auto lm = load_model(a.model);
+  auto lm = load_model(a.model, a.load);
   if (!lm.ok()) return fail(lm.status());
   auto rec = recognizer_create(**lm, a.opt);
   if (!rec.ok()) return fail(rec.status());
@@ -218,6 +220,7 @@ void register_run(CLI::App& root, int& exit_code) {
   cmd->add_option("--max-text-tokens", a->opt.max_text_tokens, "Messages with more tokens are rejected")
       ->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "No progress or timing on stderr");
+  add_no_mmap_flag(cmd, a->load);
   cmd->callback([a, &exit_code] { exit_code = run_run(*a); });
 }
 

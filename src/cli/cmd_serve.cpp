@@ -15,6 +15,7 @@
 #include "core/strings.h"
 #include "core/timer.h"
 #include "decode/recognizer.h"
+#include "model/load.h"
 #include "serve/backend.h"
 #include "serve/server.h"
 
@@ -27,6 +28,7 @@ struct ServeArgs {
   std::string model_name;
   std::string mode = "constrained";
   serve::ServeOptions opt;
+  LoadOptions load;
   int threads = 0;
   int workers = 0;
   size_t max_batch = 4;
@@ -96,7 +98,7 @@ int run_serve(ServeArgs a) {
   };
 
   Timer t;
-  auto lm = load_model(a.model);
+  auto lm = load_model(a.model, a.load);
   if (!lm.ok()) return finish(fail(lm.status()));
   RecognizerOptions ropt;
   ropt.mode = *mode;
@@ -173,6 +175,7 @@ void register_serve(CLI::App& root, int& exit_code) {
   cmd->add_option("--model-name", a->model_name,
                   "Name reported in answers and /v1/models (default: the model path's last part)");
   cmd->add_flag("--log-requests", a->opt.log_requests, "Print one line per request on stderr");
+  add_no_mmap_flag(cmd, a->load);
   cmd->callback([a, &exit_code] { exit_code = run_serve(*a); });
 }
 

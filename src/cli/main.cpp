@@ -2,12 +2,20 @@
 #include <string>
 
 #include "cli/cli.h"
+#include "model/load.h"
 
 namespace cartlm::cli {
 
 int fail(const Status& status) {
   std::fprintf(stderr, "cartlm: error: %s\n", status.message().c_str());
   return 1;
+}
+
+void add_no_mmap_flag(CLI::App* cmd, LoadOptions& opt) {
+  cmd->add_flag("!--no-mmap", opt.mmap,
+                "Read the weights into memory instead of memory-mapping the file: costs RAM = "
+                "the file size and a load that reads the whole file, but the weights stay "
+                "resident (faster decode where the page cache drops a mapped model)");
 }
 
 }  // namespace cartlm::cli

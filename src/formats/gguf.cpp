@@ -632,8 +632,8 @@ Result<GgufFile> parse_gguf(const uint8_t* data, size_t size, const std::string&
   return f;
 }
 
-Result<GgufFile> open_gguf(const std::string& path, GgufLimits limits) {
-  CARTLM_ASSIGN_OR_RETURN(MappedFile m, MappedFile::open(path));
+Result<GgufFile> open_gguf(const std::string& path, GgufLimits limits, MapOptions map) {
+  CARTLM_ASSIGN_OR_RETURN(MappedFile m, MappedFile::open(path, map));
   CARTLM_ASSIGN_OR_RETURN(GgufFile f, parse_gguf(m.data(), m.size(), path, limits));
   f.file = std::move(m);  // moving the mapping keeps the bytes (and the views) where they are
   return f;

@@ -142,8 +142,8 @@ struct GgufFile {
   TensorMap tensor_map() const;  // name -> view
 };
 
-// Maps `path` and parses it. Errors name the path.
-Result<GgufFile> open_gguf(const std::string& path, GgufLimits limits = {});
+// Maps `path` (or reads it into memory, `map.mmap` = false) and parses it. Errors name the path.
+Result<GgufFile> open_gguf(const std::string& path, GgufLimits limits = {}, MapOptions map = {});
 // Parses a file image in memory (tests, fuzzing). The result's `file` is not open and tensor data
 // points into `data`, which must outlive it. `label` names the buffer in errors.
 Result<GgufFile> parse_gguf(const uint8_t* data, size_t size, const std::string& label,

@@ -210,8 +210,9 @@ Result<SafetensorsFile> parse_safetensors(const uint8_t* data, size_t size,
   return f;
 }
 
-Result<SafetensorsFile> open_safetensors(const std::string& path, SafetensorsLimits limits) {
-  CARTLM_ASSIGN_OR_RETURN(MappedFile m, MappedFile::open(path));
+Result<SafetensorsFile> open_safetensors(const std::string& path, SafetensorsLimits limits,
+                                         MapOptions map) {
+  CARTLM_ASSIGN_OR_RETURN(MappedFile m, MappedFile::open(path, map));
   CARTLM_ASSIGN_OR_RETURN(SafetensorsFile f, parse_safetensors(m.data(), m.size(), path, limits));
   f.file = std::move(m);  // the mapping's address does not change, so the views stay valid
   return f;
@@ -239,7 +240,8 @@ Status add_shard_tensors(Checkpoint& ck, size_t shard, const std::string& shard_
   return {};
 }
 
-Result<Checkpoint> load_sharded(const std::string& dir, const std::string& index_path) {
+Result<Checkpoint> load_sharded(const std::string& dir, const std::string& index_path,
+                                MapOptions map) {
   CARTLM_ASSIGN_OR_RETURN(std::string text, read_file(index_path));
   json index = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (index.is_discarded() || !index.is_object()) return error(index_path + ": not valid JSON");
@@ -262,7 +264,7 @@ Result<Checkpoint> load_sharded(const std::string& dir, const std::string& index
   ck.dir = dir;
   std::map<std::string, std::string> owner;  // tensor -> shard file
   for (const std::string& name : shard_names) {
-    auto f = open_safetensors(join_path(dir, name));
+    auto f = open_safetensors(join_path(dir, name), {}, map);
     if (!f.ok())
       return error("shard " + name + " listed in " + index_path + ": " + f.message());
     ck.shards.push_back(std::move(*f));
@@ -281,10 +283,10 @@ Result<Checkpoint> load_sharded(const std::string& dir, const std::string& index
   return ck;
 }
 
-Result<Checkpoint> load_single(const std::string& dir, const std::string& file) {
+Result<Checkpoint> load_single(const std::string& dir, const std::string& file, MapOptions map) {
   Checkpoint ck;
   ck.dir = dir;
-  CARTLM_ASSIGN_OR_RETURN(SafetensorsFile f, open_safetensors(file));
+  CARTLM_ASSIGN_OR_RETURN(SafetensorsFile f, open_safetensors(file, {}, map));
   ck.shards.push_back(std::move(f));
   std::map<std::string, std::string> owner;
   CARTLM_RETURN_IF_ERROR(add_shard_tensors(ck, 0, file, owner));
@@ -294,21 +296,21 @@ Result<Checkpoint> load_single(const std::string& dir, const std::string& file) 
 
 }  // namespace
 
-Result<Checkpoint> load_checkpoint_tensors(const std::string& path) {
+Result<Checkpoint> load_checkpoint_tensors(const std::string& path, MapOptions map) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     std::string index = join_path(path, kIndexName);
-    if (file_exists(index)) return load_sharded(path, index);
+    if (file_exists(index)) return load_sharded(path, index, map);
     std::string single = join_path(path, kSingleName);
-    if (file_exists(single)) return load_single(path, single);
+    if (file_exists(single)) return load_single(path, single, map);
     return error("'" + path + "' has no " + kSingleName + " or " + kIndexName +
                  "; hint: pass an HF checkpoint directory");
   }
   if (!file_exists(path)) return error("cannot open '" + path + "': no such file or directory");
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  if (ends_with(path, ".index.json")) return load_sharded(dir, path);
-  return load_single(dir, path);
+  if (ends_with(path, ".index.json")) return load_sharded(dir, path, map);
+  return load_single(dir, path, map);
 }
 
 Status write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,

@@ -40,7 +40,9 @@ struct SafetensorsFile {
   const SafetensorsTensor* find(const std::string& name) const;  // nullptr if absent
 };
 
-Result<SafetensorsFile> open_safetensors(const std::string& path, SafetensorsLimits limits = {});
+// `map.mmap` = false reads the file into memory instead of mapping it (core/mmap.h).
+Result<SafetensorsFile> open_safetensors(const std::string& path, SafetensorsLimits limits = {},
+                                         MapOptions map = {});
 // Parses a file image already in memory (tests, fuzzing). The result's `file` is not open and
 // tensor data points into `data`, which must outlive it. `label` names the buffer in errors.
 Result<SafetensorsFile> parse_safetensors(const uint8_t* data, size_t size,
@@ -56,8 +58,9 @@ struct Checkpoint {
   std::map<std::string, std::string> metadata;  // __metadata__ of the first shard
   const TensorView* find(const std::string& name) const;  // nullptr if absent
 };
-// `path` may be the directory, a .safetensors file, or a *.safetensors.index.json file.
-Result<Checkpoint> load_checkpoint_tensors(const std::string& path);
+// `path` may be the directory, a .safetensors file, or a *.safetensors.index.json file. `map`
+// applies to every shard.
+Result<Checkpoint> load_checkpoint_tensors(const std::string& path, MapOptions map = {});
 
 // Writes a .safetensors file: header JSON padded with spaces so 8+N is a multiple of 8, then the
 // tensors back to back in the given order. Streams tensor bytes straight from the views (no copy

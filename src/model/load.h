@@ -36,12 +36,22 @@ struct LoadedModel {
   size_t weight_bytes = 0;  // bytes of all weight tensors as stored
 };
 
+struct LoadOptions {
+  // true: memory-map the weight files (fast load, pages shared with other processes and left to
+  // the page cache). false: read them into this process's own memory (--no-mmap): RAM = file size
+  // and the load reads every byte, but the kernel cannot evict the weights, which keeps decode at
+  // full speed on machines that do not keep a mapped model resident. Same bytes either way.
+  bool mmap = true;
+};
+MapOptions map_options(const LoadOptions& opt);
+
 // Picks the format from the path: a *.gguf file (or a file starting with "GGUF"), a directory with
 // quantize_config.json (GPTQ), or an HF directory. Errors name the missing file or bad tensor.
-Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path);
+Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, LoadOptions opt = {});
 
-Result<std::unique_ptr<LoadedModel>> load_model_hf_dir(const std::string& dir);
-Result<std::unique_ptr<LoadedModel>> load_model_gguf(const std::string& path);
-Result<std::unique_ptr<LoadedModel>> load_model_gptq(const std::string& dir);
+Result<std::unique_ptr<LoadedModel>> load_model_hf_dir(const std::string& dir,
+                                                       LoadOptions opt = {});
+Result<std::unique_ptr<LoadedModel>> load_model_gguf(const std::string& path, LoadOptions opt = {});
+Result<std::unique_ptr<LoadedModel>> load_model_gptq(const std::string& dir, LoadOptions opt = {});
 
 }  // namespace cartlm

@@ -99,7 +99,7 @@ std::vector<uint8_t> convert_linear(const AutoGptqLinear& l, const std::vector<u
 
 }  // namespace
 
-Result<std::unique_ptr<LoadedModel>> load_model_gptq(const std::string& dir) {
+Result<std::unique_ptr<LoadedModel>> load_model_gptq(const std::string& dir, LoadOptions opt) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return error(dir + ": no such GPTQ model directory");
@@ -115,7 +115,7 @@ Result<std::unique_ptr<LoadedModel>> load_model_gptq(const std::string& dir) {
   auto lm = std::make_unique<LoadedModel>();
   lm->path = dir;
   lm->format = ModelFormat::Gptq;
-  CARTLM_ASSIGN_OR_RETURN(lm->checkpoint, load_checkpoint_tensors(dir));
+  CARTLM_ASSIGN_OR_RETURN(lm->checkpoint, load_checkpoint_tensors(dir, map_options(opt)));
   const Checkpoint& ck = lm->checkpoint;
 
   // Shapes bind_weights expects ([out, in] for every linear "<module>.weight").
