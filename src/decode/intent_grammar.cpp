@@ -137,7 +137,7 @@ VocabTrie vocab_trie(const Tokenizer& t) {
   v.nodes.emplace_back();
   for (int32_t id = 0; id < t.size(); ++id) {
     if (t.is_special(id)) continue;
-    const std::string& piece = token_to_piece(t, id);
+    std::string_view piece = token_to_piece(t, id);
     if (piece.empty()) continue;
     int32_t node = 0;
     for (char c : piece) {

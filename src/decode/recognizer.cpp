@@ -311,7 +311,7 @@ Result<bool> constrained_choose(const Recognizer& r, RecognizerSession& s, Const
   int32_t best = allowed[0];
   for (int32_t id : allowed)
     if (logits[id] > logits[best]) best = id;
-  const std::string& piece = token_to_piece(r.model->tokenizer, best);
+  std::string_view piece = token_to_piece(r.model->tokenizer, best);
   res.output_text += piece;
   d.state = grammar_walk(g, d.state, piece);
   CARTLM_CHECK(d.state >= 0);

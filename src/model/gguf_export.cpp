@@ -281,7 +281,15 @@ Result<GgufExportStats> export_gguf(const LoadedModel& m, const std::string& out
       s.keep_type = t.view.dtype;
       src.push_back(std::move(s));
     }
-    kvs = m.gguf.kvs;
+    // load_model_gguf dropped the vocabulary arrays from m.gguf.kvs (the tokenizer holds them):
+    // parse the KVs again from the file, which is still mapped (or held in memory).
+    if (m.gguf.file.is_open()) {
+      CARTLM_ASSIGN_OR_RETURN(GgufFile full,
+                              parse_gguf(m.gguf.file.data(), m.gguf.file.size(), m.gguf.label));
+      kvs = std::move(full.kvs);
+    } else {
+      kvs = m.gguf.kvs;
+    }
   } else {
     const ModelWeights& w = m.model.weights;
     const bool permute = c.arch == Arch::Llama && m.model.rope_mode == RopeMode::Neox;

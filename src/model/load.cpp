@@ -1,6 +1,8 @@
 #include "model/load.h"
 #include "model/load_internal.h"
 
+#include <malloc.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string_view>
@@ -21,23 +23,45 @@ const char* model_format_name(ModelFormat f) {
   return "?";
 }
 
-Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path) {
+MapOptions map_options(const LoadOptions& opt) {
+  MapOptions m;
+  m.mmap = opt.mmap;
+  return m;
+}
+
+namespace {
+
+Result<std::unique_ptr<LoadedModel>> load_model_any(const std::string& path, LoadOptions opt) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    if (file_exists(join_path(path, "quantize_config.json"))) return load_model_gptq(path);
-    return load_model_hf_dir(path);
+    if (file_exists(join_path(path, "quantize_config.json"))) return load_model_gptq(path, opt);
+    return load_model_hf_dir(path, opt);
   }
   if (!fs::exists(path, ec)) return error(path + ": no such model file or directory");
-  if (ends_with(path, ".gguf")) return load_model_gguf(path);
+  if (ends_with(path, ".gguf")) return load_model_gguf(path, opt);
   char head[4] = {};
   std::ifstream in(path, std::ios::binary);
-  if (in.read(head, 4) && std::string_view(head, 4) == "GGUF") return load_model_gguf(path);
+  if (in.read(head, 4) && std::string_view(head, 4) == "GGUF") return load_model_gguf(path, opt);
   return error(path + ": not a model (expected an HF checkpoint directory, a GPTQ directory or a "
                       ".gguf file)");
 }
 
-Result<std::unique_ptr<LoadedModel>> load_model_hf_dir(const std::string& dir) {
+}  // namespace
+
+Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, LoadOptions opt) {
+  auto lm = load_model_any(path, opt);
+#ifdef __GLIBC__
+  // Loading parses the vocabulary (hundreds of thousands of small strings) and frees most of
+  // it again; glibc keeps those pages in the heap, where later large buffers (scratch, KV cache:
+  // separate mmaps) cannot reuse them. Hand them back so they do not count in the RSS for as long
+  // as the model runs (8 MB for a 128k vocabulary).
+  malloc_trim(0);
+#endif
+  return lm;
+}
+
+Result<std::unique_ptr<LoadedModel>> load_model_hf_dir(const std::string& dir, LoadOptions opt) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return error(dir + ": no such model directory");
@@ -50,7 +74,7 @@ Result<std::unique_ptr<LoadedModel>> load_model_hf_dir(const std::string& dir) {
   auto lm = std::make_unique<LoadedModel>();
   lm->path = dir;
   lm->format = ModelFormat::HfDir;
-  CARTLM_ASSIGN_OR_RETURN(lm->checkpoint, load_checkpoint_tensors(dir));
+  CARTLM_ASSIGN_OR_RETURN(lm->checkpoint, load_checkpoint_tensors(dir, map_options(opt)));
   CARTLM_ASSIGN_OR_RETURN(ModelWeights w, bind_weights(c, lm->checkpoint.tensors));
   lm->weight_type = dtype_name(w.layers.empty() ? w.embed.dtype : w.layers[0].wq.dtype);
   for (const auto& [name, view] : lm->checkpoint.tensors) lm->weight_bytes += view.nbytes;

@@ -1,8 +1,10 @@
 // GGUF import: any llama/qwen2 GGUF that llama.cpp (or cartlm's exporter) wrote. The file stays
-// mapped (LoadedModel::gguf); the tensors are bound under their HF names with outermost-first
-// shapes (the GGUF reader already reversed ne), so the forward pass sees the same layout as for a
-// safetensors checkpoint. Arch "llama" files carry the converter's q/k permutation, which is
-// exactly what RopeMode::Norm (adjacent pairs) expects; qwen2 files are not permuted (Neox).
+// mapped, or read into memory with LoadOptions::mmap = false (LoadedModel::gguf); the tensors are
+// bound under their HF names with outermost-first shapes (the GGUF reader already reversed ne), so
+// the forward pass sees the same layout as for a safetensors checkpoint. Arch "llama" files carry
+// the converter's q/k permutation, which is exactly what RopeMode::Norm (adjacent pairs) expects;
+// qwen2 files are not permuted (Neox).
+#include <algorithm>
 #include <filesystem>
 
 #include "core/strings.h"
@@ -13,11 +15,11 @@
 
 namespace cartlm {
 
-Result<std::unique_ptr<LoadedModel>> load_model_gguf(const std::string& path) {
+Result<std::unique_ptr<LoadedModel>> load_model_gguf(const std::string& path, LoadOptions opt) {
   auto lm = std::make_unique<LoadedModel>();
   lm->path = path;
   lm->format = ModelFormat::Gguf;
-  CARTLM_ASSIGN_OR_RETURN(lm->gguf, open_gguf(path));
+  CARTLM_ASSIGN_OR_RETURN(lm->gguf, open_gguf(path, {}, map_options(opt)));
   const GgufFile& f = lm->gguf;
   CARTLM_ASSIGN_OR_RETURN(Config c, config_from_gguf(f));
 
@@ -47,6 +49,16 @@ Result<std::unique_ptr<LoadedModel>> load_model_gguf(const std::string& path) {
   auto tok = tokenizer_from_gguf(f);
   if (!tok.ok()) return error(path + ": " + tok.message());
   lm->tokenizer = std::move(*tok);
+  // The vocabulary arrays now live in the tokenizer; their parsed copies would cost another
+  // ~8 MB for a 128k vocabulary (more with 280k merges) for as long as the model is loaded.
+  // export_gguf, the one reader of the raw KVs, parses them again from the mapped file.
+  auto& kvs = lm->gguf.kvs;
+  kvs.erase(std::remove_if(kvs.begin(), kvs.end(), [](const GgufKV& kv) {
+              return kv.key == "tokenizer.ggml.tokens" || kv.key == "tokenizer.ggml.merges" ||
+                     kv.key == "tokenizer.ggml.token_type";
+            }),
+            kvs.end());
+  kvs.shrink_to_fit();
   if (lm->tokenizer.size() > c.vocab_size)
     return error(strformat("%s: tokenizer has %d tokens but the model has %lld rows",
                            path.c_str(), lm->tokenizer.size(), (long long)c.vocab_size));

@@ -17,8 +17,9 @@ namespace cartlm {
 // ---- MergeTable --------------------------------------------------------------------------------
 
 void MergeTable::build(size_t n) {
+  // Load factor at most 2/3 (a real Llama 3 vocabulary: 280k merges -> 512k slots, 8 MB).
   size_t cap = 16;
-  while (cap < n * 2) cap <<= 1;
+  while (cap < n + n / 2) cap <<= 1;
   slots.assign(cap, Slot{});
   mask = cap - 1;
   shift = 64 - __builtin_ctzll(cap);
@@ -49,6 +50,8 @@ void BytesTable::build(size_t n) {
   blob.clear();
   key_off.assign(1, 0);
   key_id.clear();
+  key_off.reserve(n + 1);  // exact for one key per token (no growth slack)
+  key_id.reserve(n);
 }
 
 void BytesTable::insert(std::string_view s, int32_t id) {
@@ -71,13 +74,35 @@ void BytesTable::insert(std::string_view s, int32_t id) {
   }
 }
 
+// ---- TextTable ---------------------------------------------------------------------------------
+
+void TextTable::build(const std::vector<std::string>& tokens) {
+  size_t cap = 16;
+  while (cap < tokens.size() * 2) cap <<= 1;
+  slots.assign(cap, -1);
+  slot_hash.assign(cap, 0);
+  mask = cap - 1;
+  for (size_t id = 0; id < tokens.size(); ++id) {
+    const std::string& s = tokens[id];
+    uint64_t h = hash_bytes(s);
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+      int32_t k = slots[i];
+      if (k < 0 || (slot_hash[i] == (uint32_t)h && tokens[(size_t)k] == s)) {
+        slots[i] = (int32_t)id;  // a duplicate text takes the later id (as llama.cpp)
+        slot_hash[i] = (uint32_t)h;
+        break;
+      }
+    }
+  }
+}
+
 // ---- Tokenizer members -------------------------------------------------------------------------
 
 std::optional<int32_t> Tokenizer::find(std::string_view token_text) const {
   CARTLM_CHECK(index != nullptr);
-  auto it = index->text_to_id.find(std::string(token_text));
-  if (it == index->text_to_id.end()) return std::nullopt;
-  return it->second;
+  int32_t id = index->text_to_id.find(tokens, token_text);
+  if (id < 0) return std::nullopt;
+  return id;
 }
 
 bool Tokenizer::is_special(int32_t id) const {
@@ -109,33 +134,48 @@ Status finalize_tokenizer(Tokenizer& t, const std::string& source) {
     ix->regexes.push_back(std::move(re.value()));
   }
 
-  ix->text_to_id.reserve((size_t)n);
+  // Both blobs below hold at most the bytes of the token texts (decoding the byte alphabet only
+  // shrinks text), so this bounds their uint32 offsets.
+  size_t text_bytes = 0;
+  for (const std::string& text : t.tokens) text_bytes += text.size();
+  if (text_bytes > UINT32_MAX)
+    return error(source + ": token texts take " + std::to_string(text_bytes) +
+                 " bytes (at most 4 GiB supported)");
+
+  ix->text_to_id.build(t.tokens);  // duplicates: the last id wins (as llama.cpp)
   ix->bytes_to_id.build((size_t)n);
-  ix->pieces.resize((size_t)n);
+  ix->bytes_to_id.blob.reserve(text_bytes);
+  ix->piece_blob.reserve(text_bytes);
+  ix->piece_off.reserve((size_t)n + 1);
+  ix->piece_off.push_back(0);
   for (int32_t id = 0; id < n; ++id) {
     const std::string& text = t.tokens[id];
-    ix->text_to_id[text] = id;  // duplicates: the last id wins (as llama.cpp)
     TokenType ty = t.types[id];
     auto bytes = unicode_to_bytes(text);
     if (bytes && !bytes->empty()) ix->bytes_to_id.insert(*bytes, id);
     bool raw = ty == TokenType::Control || ty == TokenType::UserDefined || ty == TokenType::Unknown;
-    ix->pieces[id] = (raw || !bytes) ? text : *bytes;
+    ix->piece_blob += (raw || !bytes) ? text : *bytes;
+    ix->piece_off.push_back((uint32_t)ix->piece_blob.size());
   }
+  ix->bytes_to_id.blob.shrink_to_fit();  // reserved for the worst case above
+  ix->piece_blob.shrink_to_fit();
   for (int b = 0; b < 256; ++b) {
     char c = (char)b;
     ix->byte_id[b] = ix->bytes_to_id.find(std::string_view(&c, 1));
   }
 
   ix->merges.build(t.merges.size());
+  std::string ab;  // reused: a + b for every merge
   for (size_t r = 0; r < t.merges.size(); ++r) {
     const auto& [a, b] = t.merges[r];
-    auto ia = ix->text_to_id.find(a), ib = ix->text_to_id.find(b),
-         im = ix->text_to_id.find(a + b);
-    if (ia == ix->text_to_id.end() || ib == ix->text_to_id.end() || im == ix->text_to_id.end()) {
+    ab.assign(a).append(b);
+    int32_t ia = ix->text_to_id.find(t.tokens, a), ib = ix->text_to_id.find(t.tokens, b),
+            im = ix->text_to_id.find(t.tokens, ab);
+    if (ia < 0 || ib < 0 || im < 0) {
       ++ix->skipped_merges;
       continue;
     }
-    ix->merges.insert(ia->second, ib->second, (int32_t)r, im->second);
+    ix->merges.insert(ia, ib, (int32_t)r, im);
   }
 
   // Added tokens to cut out of raw text, grouped by first byte, longest first.
@@ -149,23 +189,23 @@ Status finalize_tokenizer(Tokenizer& t, const std::string& source) {
     TokenType ty = t.types[id];
     if (ty != TokenType::Control && ty != TokenType::UserDefined && ty != TokenType::Unknown) continue;
     if (t.tokens[id].empty()) continue;
-    ix->specials.push_back({t.tokens[id], id, ty != TokenType::UserDefined, lstrip[id] != 0,
-                            rstrip[id] != 0});
+    ix->specials.push_back({id, ty != TokenType::UserDefined, lstrip[id] != 0, rstrip[id] != 0});
   }
+  ix->specials.shrink_to_fit();  // growth slack; 100k+ entries in some vocabularies
   ix->by_first_byte.assign(256, {});
   for (uint32_t i = 0; i < ix->specials.size(); ++i)
-    ix->by_first_byte[(unsigned char)ix->specials[i].text[0]].push_back(i);
+    ix->by_first_byte[(unsigned char)ix->piece(ix->specials[i].id)[0]].push_back(i);
   for (auto& list : ix->by_first_byte)
     std::stable_sort(list.begin(), list.end(), [&](uint32_t x, uint32_t y) {
-      return ix->specials[x].text.size() > ix->specials[y].text.size();
+      return ix->piece(ix->specials[x].id).size() > ix->piece(ix->specials[y].id).size();
     });
 
   // End-of-turn / end-of-message tokens by name when the files do not say (llama.cpp does this
   // too), so chat models stop at <|eot_id|> whatever their eos_token_id says.
   auto control_named = [&](std::initializer_list<const char*> names) {
     for (const char* name : names) {
-      auto it = ix->text_to_id.find(name);
-      if (it != ix->text_to_id.end() && t.types[it->second] == TokenType::Control) return it->second;
+      int32_t id = ix->text_to_id.find(t.tokens, name);
+      if (id >= 0 && t.types[id] == TokenType::Control) return id;
     }
     return -1;
   };
@@ -182,8 +222,8 @@ Status finalize_tokenizer(Tokenizer& t, const std::string& source) {
   add_eog(t.eom_id);
   for (const char* name : {"<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
                            "<|endoftext|>", "<EOT>", "<|end_of_text|>"}) {
-    auto it = ix->text_to_id.find(name);
-    if (it != ix->text_to_id.end() && t.types[it->second] == TokenType::Control) add_eog(it->second);
+    int32_t id = ix->text_to_id.find(t.tokens, name);
+    if (id >= 0 && t.types[id] == TokenType::Control) add_eog(id);
   }
   t.index = std::move(ix);
   return {};
@@ -364,11 +404,14 @@ std::vector<int32_t> encode(const Tokenizer& t, std::string_view text, bool add_
   while (any_specials && i < text.size()) {
     const auto& cands = ix.by_first_byte[(unsigned char)text[i]];
     const SpecialEntry* hit = nullptr;
+    size_t hit_size = 0;
     for (uint32_t k : cands) {
       const SpecialEntry& s = ix.specials[k];
       if (s.control && !parse_special) continue;
-      if (text.size() - i >= s.text.size() && text.compare(i, s.text.size(), s.text) == 0) {
+      std::string_view st = ix.piece(s.id);
+      if (text.size() - i >= st.size() && text.compare(i, st.size(), st) == 0) {
         hit = &s;
+        hit_size = st.size();
         break;
       }
     }
@@ -381,7 +424,7 @@ std::vector<int32_t> encode(const Tokenizer& t, std::string_view text, bool add_
       while (end > start && is_space(text[end - 1])) --end;
     encode_plain(t, text.substr(start, end - start), md.get(), dropout, out);
     out.push_back(hit->id);
-    i += hit->text.size();
+    i += hit_size;
     if (hit->rstrip)
       while (i < text.size() && is_space(text[i])) ++i;
     start = i;
@@ -390,11 +433,11 @@ std::vector<int32_t> encode(const Tokenizer& t, std::string_view text, bool add_
   return out;
 }
 
-const std::string& token_to_piece(const Tokenizer& t, int32_t id) {
-  static const std::string kEmpty;
+std::string_view token_to_piece(const Tokenizer& t, int32_t id) {
   CARTLM_CHECK(t.index != nullptr);
-  if (id < 0 || id >= t.size()) return kEmpty;
-  return t.index->pieces[id];
+  // Bounded by the index too: a hand-edited copy may have more tokens than were finalized.
+  if (id < 0 || id >= t.size() || (size_t)id + 1 >= t.index->piece_off.size()) return {};
+  return t.index->piece(id);
 }
 
 std::string decode(const Tokenizer& t, std::span<const int32_t> ids, bool render_special) {

@@ -1,4 +1,6 @@
 // Tokenizer <-> GGUF tokenizer.ggml.* metadata (REFERENCE.md §1.6).
+#include <algorithm>
+
 #include "tokenizer/tokenizer_internal.h"
 
 namespace cartlm {
@@ -86,9 +88,13 @@ Result<Tokenizer> tokenizer_from_gguf(const GgufFile& f) {
   CARTLM_ASSIGN_OR_RETURN(t.chat_template, f.get_string_or("tokenizer.chat_template", ""));
 
   // Added tokens as HF would list them: every Control / UserDefined / Unknown token.
+  auto is_added = [](TokenType ty) {
+    return ty == TokenType::Control || ty == TokenType::UserDefined || ty == TokenType::Unknown;
+  };
+  t.added.reserve((size_t)std::count_if(t.types.begin(), t.types.end(), is_added));  // no slack
   for (int32_t id = 0; id < (int32_t)t.tokens.size(); ++id) {
     TokenType ty = t.types[id];
-    if (ty == TokenType::Control || ty == TokenType::UserDefined || ty == TokenType::Unknown) {
+    if (is_added(ty)) {
       AddedToken a;
       a.id = id;
       a.content = t.tokens[id];

@@ -110,7 +110,8 @@ std::vector<int32_t> encode(const Tokenizer& t, std::string_view text, bool add_
 // as their text unless render_special is false.
 std::string decode(const Tokenizer& t, std::span<const int32_t> ids, bool render_special = true);
 // Bytes one token stands for ("Ġthe" -> " the"; "<|eot_id|>" -> itself); "" when out of range.
-const std::string& token_to_piece(const Tokenizer& t, int32_t id);
+// The view points into t.index (valid while the tokenizer, or a copy sharing its index, lives).
+std::string_view token_to_piece(const Tokenizer& t, int32_t id);
 
 // ---- pre-tokenizers and the byte-level alphabet ----------------------------------------------
 

@@ -8,7 +8,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -133,9 +132,31 @@ struct BytesTable {
   }
 };
 
-// A token cut out of raw text before pre-tokenization.
+// Open-addressing map from token text to id that stores no keys: slot ids point into the token
+// list it was built from (Tokenizer::tokens), which every lookup passes in. A 128k vocabulary
+// costs 2 MB here instead of ~14 MB for an unordered_map<string, int32_t> of copies. An id that
+// is out of range for the list given (a hand-edited copy) never matches. Build-once.
+struct TextTable {
+  std::vector<int32_t> slots;       // token id, -1 = empty
+  std::vector<uint32_t> slot_hash;  // low 32 bits of hash_bytes(text), to skip most compares
+  uint64_t mask = 0;
+
+  void build(const std::vector<std::string>& tokens);  // duplicate texts: the last id wins
+  int32_t find(const std::vector<std::string>& tokens, std::string_view s) const {
+    uint64_t h = hash_bytes(s);
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+      int32_t id = slots[i];
+      if (id < 0) return -1;
+      if (slot_hash[i] == (uint32_t)h && (size_t)id < tokens.size() && tokens[(size_t)id] == s)
+        return id;
+    }
+  }
+};
+
+// A token cut out of raw text before pre-tokenization. Its text is TokenizerIndex::piece(id): added
+// tokens (Control / UserDefined / Unknown) decode to their text as stored, so no copy is kept
+// (vocabularies with 100k+ reserved specials exist).
 struct SpecialEntry {
-  std::string text;
   int32_t id;
   bool control;  // only matched when parse_special
   bool lstrip, rstrip;
@@ -144,10 +165,16 @@ struct SpecialEntry {
 struct TokenizerIndex {
   std::vector<Pcre2Code> regexes;
   BytesTable bytes_to_id;        // byte string -> id, for tokens written in the byte alphabet
-  std::unordered_map<std::string, int32_t> text_to_id;  // token text as stored
+  TextTable text_to_id;          // token text as stored -> id (keys are Tokenizer::tokens)
   int32_t byte_id[256];          // single-byte tokens (-1 when missing)
   MergeTable merges;
-  std::vector<std::string> pieces;   // id -> bytes (decode)
+  // id -> bytes (decode): piece(id) = piece_blob[piece_off[id], piece_off[id + 1]). One buffer
+  // rather than a std::string per token (32 bytes each plus a heap block for long ones).
+  std::string piece_blob;
+  std::vector<uint32_t> piece_off;
+  std::string_view piece(int32_t id) const {
+    return std::string_view(piece_blob).substr(piece_off[id], piece_off[id + 1] - piece_off[id]);
+  }
   // Added tokens grouped by first byte, longest first.
   std::vector<SpecialEntry> specials;
   std::vector<std::vector<uint32_t>> by_first_byte;  // 256 lists of indexes into specials

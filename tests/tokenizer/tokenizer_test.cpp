@@ -403,6 +403,51 @@ TEST(TokenizerGguf, RejectsSentencePieceAndBadMetadata) {
   EXPECT_NE(make(no_tokens).message().find("missing metadata key 'tokenizer.ggml.tokens'"), std::string::npos);
 }
 
+TEST(Tokenizer, FindAndPiecesAgreeWithTheTokenListOnAFullVocab) {
+  // The text -> id table keeps no keys of its own; check it against a plain map (the last id of a
+  // repeated text wins, as llama.cpp), and every piece against the alphabet decoding.
+  for (const char* name : {"llama-bpe", "gpt-2"}) {
+    const Tokenizer& t = vocab(name);
+    std::map<std::string, int32_t> want;
+    for (int32_t id = 0; id < t.size(); ++id) want[t.tokens[id]] = id;
+    size_t bad_find = 0, bad_piece = 0;
+    for (int32_t id = 0; id < t.size(); ++id) {
+      if (t.find(t.tokens[id]) != want[t.tokens[id]]) ++bad_find;
+      std::optional<std::string> bytes = unicode_to_bytes(t.tokens[id]);
+      TokenType ty = t.types[id];
+      bool raw = ty == TokenType::Control || ty == TokenType::UserDefined || ty == TokenType::Unknown;
+      std::string expect = (!raw && bytes) ? *bytes : t.tokens[id];
+      if (token_to_piece(t, id) != expect) ++bad_piece;
+    }
+    EXPECT_EQ(bad_find, 0u) << name;
+    EXPECT_EQ(bad_piece, 0u) << name;
+    EXPECT_FALSE(t.find("no such token \xff").has_value()) << name;
+    EXPECT_FALSE(t.find("").has_value()) << name;
+  }
+}
+
+TEST(Tokenizer, RepeatedTokenTextMapsToTheLastIdAndEditedCopiesStayInBounds) {
+  Tokenizer t = small_tokenizer();
+  t.tokens.push_back(t.tokens[256]);  // "ab" again, as id 263
+  t.types.push_back(TokenType::Normal);
+  ASSERT_TRUE(finalize_tokenizer(t, "dup").ok());
+  EXPECT_EQ(t.find(t.tokens[256]), 263);
+  EXPECT_EQ(encode(t, "ab", false, false), (std::vector<int32_t>{263}));
+  EXPECT_EQ(token_to_piece(t, 263), "ab");
+  // A copy edited by hand without finalize_tokenizer shares the old index: lookups must not read
+  // past its token list (they miss or fall back to ""; finalize_tokenizer is the fix).
+  Tokenizer cut = t;
+  cut.tokens.resize(10);
+  cut.types.resize(10);
+  EXPECT_FALSE(cut.find(t.tokens[263]).has_value());
+  EXPECT_EQ(cut.find(t.tokens[5]), 5);
+  EXPECT_EQ(token_to_piece(cut, 200), "");
+  Tokenizer grown = t;
+  grown.tokens.push_back("zz");
+  grown.types.push_back(TokenType::Normal);
+  EXPECT_EQ(token_to_piece(grown, grown.size() - 1), "");
+}
+
 TEST(Tokenizer, LargeTextRoundTripAndSpeed) {
   // ~4 MB of multilingual shopper-like text; reports the encode speed (no timing assertion).
   Rng rng(5);
