@@ -115,6 +115,8 @@ Result<std::unique_ptr<LoadedModel>> load_model_gptq(const std::string& dir, Loa
   auto lm = std::make_unique<LoadedModel>();
   lm->path = dir;
   lm->format = ModelFormat::Gptq;
+  // Tokenizer first, before the weights are in memory (see load_model_hf_dir).
+  CARTLM_RETURN_IF_ERROR(load_dir_tokenizer_and_meta(*lm, dir, c));
   CARTLM_ASSIGN_OR_RETURN(lm->checkpoint, load_checkpoint_tensors(dir, map_options(opt)));
   const Checkpoint& ck = lm->checkpoint;
 
@@ -185,7 +187,6 @@ Result<std::unique_ptr<LoadedModel>> load_model_gptq(const std::string& dir, Loa
   lm->weight_type = strformat("GPTQ-%lld", (long long)bits) + (dtypes.empty() ? "" : " (" + dtypes + ")");
   CARTLM_ASSIGN_OR_RETURN(ModelWeights w, bind_weights(c, map));
   CARTLM_ASSIGN_OR_RETURN(lm->model, llama_model(c, w));
-  CARTLM_RETURN_IF_ERROR(load_dir_tokenizer_and_meta(*lm, dir, c));
   return lm;
 }
 
