@@ -153,8 +153,7 @@ Status finalize_tokenizer(Tokenizer& t, const std::string& source) {
     TokenType ty = t.types[id];
     auto bytes = unicode_to_bytes(text);
     if (bytes && !bytes->empty()) ix->bytes_to_id.insert(*bytes, id);
-    bool raw = ty == TokenType::Control || ty == TokenType::UserDefined || ty == TokenType::Unknown;
-    ix->piece_blob += (raw || !bytes) ? text : *bytes;
+    ix->piece_blob += (is_added_type(ty) || !bytes) ? text : *bytes;
     ix->piece_off.push_back((uint32_t)ix->piece_blob.size());
   }
   ix->bytes_to_id.blob.shrink_to_fit();  // reserved for the worst case above
@@ -187,7 +186,7 @@ Status finalize_tokenizer(Tokenizer& t, const std::string& source) {
   }
   for (int32_t id = 0; id < n; ++id) {
     TokenType ty = t.types[id];
-    if (ty != TokenType::Control && ty != TokenType::UserDefined && ty != TokenType::Unknown) continue;
+    if (!is_added_type(ty)) continue;
     if (t.tokens[id].empty()) continue;
     ix->specials.push_back({id, ty != TokenType::UserDefined, lstrip[id] != 0, rstrip[id] != 0});
   }
@@ -404,14 +403,12 @@ std::vector<int32_t> encode(const Tokenizer& t, std::string_view text, bool add_
   while (any_specials && i < text.size()) {
     const auto& cands = ix.by_first_byte[(unsigned char)text[i]];
     const SpecialEntry* hit = nullptr;
-    size_t hit_size = 0;
     for (uint32_t k : cands) {
       const SpecialEntry& s = ix.specials[k];
       if (s.control && !parse_special) continue;
       std::string_view st = ix.piece(s.id);
       if (text.size() - i >= st.size() && text.compare(i, st.size(), st) == 0) {
         hit = &s;
-        hit_size = st.size();
         break;
       }
     }
@@ -424,7 +421,7 @@ std::vector<int32_t> encode(const Tokenizer& t, std::string_view text, bool add_
       while (end > start && is_space(text[end - 1])) --end;
     encode_plain(t, text.substr(start, end - start), md.get(), dropout, out);
     out.push_back(hit->id);
-    i += hit_size;
+    i += ix.piece(hit->id).size();
     if (hit->rstrip)
       while (i < text.size() && is_space(text[i])) ++i;
     start = i;

@@ -88,13 +88,10 @@ Result<Tokenizer> tokenizer_from_gguf(const GgufFile& f) {
   CARTLM_ASSIGN_OR_RETURN(t.chat_template, f.get_string_or("tokenizer.chat_template", ""));
 
   // Added tokens as HF would list them: every Control / UserDefined / Unknown token.
-  auto is_added = [](TokenType ty) {
-    return ty == TokenType::Control || ty == TokenType::UserDefined || ty == TokenType::Unknown;
-  };
-  t.added.reserve((size_t)std::count_if(t.types.begin(), t.types.end(), is_added));  // no slack
+  t.added.reserve((size_t)std::count_if(t.types.begin(), t.types.end(), is_added_type));  // no slack
   for (int32_t id = 0; id < (int32_t)t.tokens.size(); ++id) {
     TokenType ty = t.types[id];
-    if (is_added(ty)) {
+    if (is_added_type(ty)) {
       AddedToken a;
       a.id = id;
       a.content = t.tokens[id];

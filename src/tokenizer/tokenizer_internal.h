@@ -153,6 +153,12 @@ struct TextTable {
   }
 };
 
+// Control, UserDefined and Unknown tokens: the ones HF lists as added tokens, matched in raw text
+// before pre-tokenization and decoded as their stored text (not through the byte alphabet).
+inline bool is_added_type(TokenType ty) {
+  return ty == TokenType::Control || ty == TokenType::UserDefined || ty == TokenType::Unknown;
+}
+
 // A token cut out of raw text before pre-tokenization. Its text is TokenizerIndex::piece(id): added
 // tokens (Control / UserDefined / Unknown) decode to their text as stored, so no copy is kept
 // (vocabularies with 100k+ reserved specials exist).

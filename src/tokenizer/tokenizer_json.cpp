@@ -379,10 +379,6 @@ bool is_gap(const Tokenizer& t, int32_t id) {
   return t.types[id] == TokenType::Unused && t.tokens[id] == "[PAD" + std::to_string(id) + "]";
 }
 
-bool is_added_type(TokenType ty) {
-  return ty == TokenType::Control || ty == TokenType::UserDefined || ty == TokenType::Unknown;
-}
-
 // HF spelling of the regexes cartlm keeps in an adapted form.
 std::string hf_regex(const std::string& r) {
   if (r == kRegexLlama3)
