@@ -11,14 +11,15 @@
 #include "core/file_io.h"
 #include "core/rng.h"
 #include "formats/gguf.h"
+#include "temp_dir.h"
 
 namespace cartlm {
 namespace {
 
+// One directory for the whole test binary, removed at exit.
 std::string temp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("cartlm_gguf_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  static ScopedTempDir dir("cartlm_gguf_test");
+  return dir.file(name);
 }
 
 // Tensor bytes owned by the test, described by a view.

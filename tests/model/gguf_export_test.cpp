@@ -19,14 +19,15 @@
 #include "model/load.h"
 #include "quant/mix.h"
 #include "quant/quant.h"
+#include "temp_dir.h"
 
 namespace cartlm {
 namespace {
 
+// DIR/name (not created) under one directory per test process, removed at exit.
 std::string tmp_dir(const std::string& name) {
-  auto d = std::filesystem::temp_directory_path() / "cartlm_gguf_export_test" / name;
-  std::filesystem::create_directories(d.parent_path());
-  return d.string();
+  static ScopedTempDir root("cartlm_gguf_export_test");
+  return root.file(name);
 }
 
 std::string make_model(const std::string& preset);

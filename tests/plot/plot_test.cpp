@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/file_io.h"
+#include "temp_dir.h"
 
 namespace cartlm {
 namespace {
@@ -56,10 +57,10 @@ Decoded decode(const std::string& png, double fx0, double fy0, double fx1, doubl
 
 bool is_png(const std::string& b) { return b.size() > 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0; }
 
+// One directory for the whole test binary, removed at exit.
 std::string temp_dir() {
-  std::string d = ::testing::TempDir() + "plot_test_" + std::to_string(::getpid());
-  EXPECT_TRUE(ensure_dir(d).ok());
-  return d;
+  static ScopedTempDir dir("cartlm_plot_test");
+  return dir.path;
 }
 
 TEST(Plot, LineChartPngHasCurveInPlotArea) {

@@ -10,14 +10,15 @@
 
 #include "core/file_io.h"
 #include "formats/gguf.h"
+#include "temp_dir.h"
 
 namespace cartlm {
 namespace {
 
+// One directory per test process, removed at exit.
 std::string tmp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "cartlm_imatrix_test";
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  static ScopedTempDir dir("cartlm_imatrix_test");
+  return dir.file(name);
 }
 
 Imatrix sample() {

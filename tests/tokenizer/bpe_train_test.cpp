@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "tokenizer/tokenizer.h"
+#include "temp_dir.h"
 #include "tokenizer/tokenizer_internal.h"
 
 namespace cartlm {
@@ -142,7 +143,8 @@ TEST(BpeTrain, RoundTripsAndSavesLoadably) {
   // Specials written in the text are recognized when asked.
   std::vector<int32_t> ids = encode(*t, "Dodaj 2<|end_of_text|>", false, true);
   EXPECT_EQ(ids.back(), t->eos_id);
-  auto dir = (std::filesystem::temp_directory_path() / ("cartlm_bpe_train_" + std::to_string(::getpid()))).string();
+  ScopedTempDir tmp("cartlm_bpe_train");
+  const std::string& dir = tmp.path;
   ASSERT_TRUE(save_tokenizer(dir, *t).ok());
   auto back = load_tokenizer(dir);
   ASSERT_TRUE(back.ok()) << back.message();

@@ -13,6 +13,7 @@
 #include "core/rng.h"
 #include "core/strings.h"
 #include "tokenizer/tokenizer.h"
+#include "temp_dir.h"
 #include "tokenizer/tokenizer_internal.h"
 
 namespace cartlm {
@@ -35,11 +36,12 @@ const Tokenizer& vocab(const std::string& name) {
   return cache.emplace(name, std::move(*t)).first->second;
 }
 
+// DIR/name under one directory for the whole test binary, removed at exit.
 std::string temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("cartlm_tok_test_" + std::to_string(::getpid())) / name;
+  static ScopedTempDir root("cartlm_tok_test");
+  std::string dir = root.file(name);
   std::filesystem::create_directories(dir);
-  return dir.string();
+  return dir;
 }
 
 // Random strings that look like the texts cartlm sees: words in three languages, digits, emoji,
