@@ -7,6 +7,7 @@
 #include "core/file_io.h"
 #include "core/strings.h"
 #include "core/timer.h"
+#include "data/generator.h"
 #include "formats/jsonl.h"
 
 namespace cartlm {
@@ -45,6 +46,12 @@ std::vector<Stage> build_stages(const PipelineSettings& s) {
     // generator is free, so it trains one epoch over 90k examples (why: kTinyEpochs in
     // cmd_train.cpp). 500 of them are val; eval is the held-out 1000.
     for (const char* a : {"--size", "90000", "--val-fraction", "0.00555556"}) d.args.push_back(a);
+  }
+  // More typos and distractor numbers in train only (why: kTinyTrainRates); val and eval keep
+  // the default mix. Also for a real base: it is a property of the data, not of the model.
+  for (const char* r : kTinyTrainRates) {
+    d.args.push_back("--train-rate");
+    d.args.push_back(r);
   }
   st.push_back(d);
 

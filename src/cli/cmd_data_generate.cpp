@@ -19,6 +19,7 @@ struct GenerateArgs {
   std::string out = "data";
   std::string catalog;
   std::string langs = "en,hr,es";
+  std::vector<std::string> train_rates;  // --train-rate KIND=RATE
   long long size = 3000, eval_size = 1000;
   uint64_t eval_seed = 0;
   bool force = false, quiet = false;
@@ -49,6 +50,14 @@ int run_data_generate(GenerateArgs& a) {
   Result<std::vector<Lang>> langs = parse_langs(a.langs);
   if (!langs.ok()) return fail(langs.status());
   a.opt.langs = *langs;
+  if (!a.train_rates.empty()) {
+    NoiseRates train = a.opt.noise;  // the rates above, with the train-only ones replaced
+    for (const std::string& kr : a.train_rates) {
+      Status s = set_noise_rate(train, kr);
+      if (!s.ok()) return fail(s.with_context("--train-rate"));
+    }
+    a.opt.train_noise = train;
+  }
   a.opt.progress = !a.quiet;
   Result<Catalog> catalog = load_catalog_or_default(a.catalog);
   if (!catalog.ok()) return fail(catalog.status().with_context("--catalog"));
@@ -147,6 +156,11 @@ void register_data_generate(CLI::App& data, int& exit_code) {
   cmd->add_option("--distractor-rate", n.distractor,
                   "A number that is not the quantity (order #48213, size 42, 4.99€, by 5pm)")
       ->capture_default_str();
+  cmd->add_option("--train-rate", args->train_rates,
+                  "KIND=RATE: a different rate for the train split only (repeatable; KIND is a "
+                  "rate above without -rate, e.g. --train-rate typo=0.33 --train-rate "
+                  "distractor=0.15); val and eval keep the rates above, so they still measure "
+                  "the realistic mix");
   cmd->add_flag("--force", args->force, "Replace existing train/val/eval.jsonl in --out");
   cmd->add_flag("--quiet", args->quiet, "No progress bar on stderr");
   cmd->callback([args, &exit_code] { exit_code = run_data_generate(*args); });

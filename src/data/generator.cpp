@@ -82,7 +82,6 @@ const char* form_kind_name(FormKind k) {
 struct Generator {
   const Catalog& catalog;
   const GeneratorOptions& opt;
-  NoiseRates rates;
   TemplatePools pools[kNumLangs];
   std::vector<std::string> product_words;
 
@@ -102,7 +101,7 @@ struct Generator {
     return *main;
   }
 
-  Example render(const GroundTruth& gt, bool eval, Rng& rng) const {
+  Example render(const GroundTruth& gt, bool eval, const NoiseRates& rates, Rng& rng) const {
     const LangPack& pack = lang_pack(gt.lang);
     const TemplatePools& pool = pools[(int)gt.lang];
     const int act = gt.label.action == "remove" ? 1 : 0;
@@ -136,7 +135,7 @@ struct Generator {
 
   // Draws example `index` of a stream until its normalized text is new to `seen` (and, for eval,
   // to `forbidden`). The ground truth is redrawn every kAttemptsPerTruth attempts.
-  Result<Example> draw_distinct(const Rng& stream, size_t index, bool eval,
+  Result<Example> draw_distinct(const Rng& stream, size_t index, bool eval, const NoiseRates& rates,
                                 std::unordered_set<std::string>& seen,
                                 const std::unordered_set<std::string>* forbidden) const {
     Rng rng = stream.fork(index);
@@ -144,7 +143,7 @@ struct Generator {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       if (attempt > 0 && attempt % kAttemptsPerTruth == 0)
         gt = draw_ground_truth(rng, catalog, index, opt.langs);
-      Example ex = render(gt, eval, rng);
+      Example ex = render(gt, eval, rates, rng);
       std::string key = normalize_for_overlap(ex.text);
       if (forbidden && forbidden->count(key)) continue;
       if (!seen.insert(key).second) continue;
@@ -158,8 +157,9 @@ struct Generator {
   }
 };
 
-Status check_rate(const char* flag, double r) {
-  if (!(r >= 0 && r <= 1)) return error(strformat("%s must be between 0 and 1, got %g", flag, r));
+Status check_rate(const std::string& flag, double r) {
+  if (!(r >= 0 && r <= 1))
+    return error(strformat("%s must be between 0 and 1, got %g", flag.c_str(), r));
   return {};
 }
 
@@ -174,18 +174,11 @@ Status check_options(const Catalog& catalog, const GeneratorOptions& o) {
     return error(strformat("--heldout-share must be in [0, 1), got %g", o.heldout_share));
   if (!(o.noise_scale >= 0 && std::isfinite(o.noise_scale)))
     return error(strformat("--noise-scale must be a number >= 0, got %g", o.noise_scale));
-  const NoiseRates& n = o.noise;
-  CARTLM_RETURN_IF_ERROR(check_rate("--typo-rate", n.typo));
-  CARTLM_RETURN_IF_ERROR(check_rate("--diacritics-rate", n.diacritics));
-  CARTLM_RETURN_IF_ERROR(check_rate("--slang-rate", n.slang));
-  CARTLM_RETURN_IF_ERROR(check_rate("--greeting-rate", n.greeting));
-  CARTLM_RETURN_IF_ERROR(check_rate("--signoff-rate", n.signoff));
-  CARTLM_RETURN_IF_ERROR(check_rate("--emoji-rate", n.emoji));
-  CARTLM_RETURN_IF_ERROR(check_rate("--brand-rate", n.brand));
-  CARTLM_RETURN_IF_ERROR(check_rate("--codeswitch-rate", n.codeswitch));
-  CARTLM_RETURN_IF_ERROR(check_rate("--casing-rate", n.casing));
-  CARTLM_RETURN_IF_ERROR(check_rate("--punct-rate", n.punct));
-  CARTLM_RETURN_IF_ERROR(check_rate("--distractor-rate", n.distractor));
+  for (const NoiseRateField& f : kNoiseRateFields) {
+    CARTLM_RETURN_IF_ERROR(check_rate(strformat("--%s-rate", f.name), o.noise.*f.rate));
+    if (o.train_noise)
+      CARTLM_RETURN_IF_ERROR(check_rate(strformat("--train-rate %s", f.name), (*o.train_noise).*f.rate));
+  }
   if (catalog.products.empty()) return error("the catalog has no products");
   for (const Product& p : catalog.products)
     for (Lang l : o.langs) {
@@ -210,7 +203,9 @@ Status check_options(const Catalog& catalog, const GeneratorOptions& o) {
 Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions& opt) {
   Timer timer;
   CARTLM_RETURN_IF_ERROR(check_options(catalog, opt));
-  Generator gen{catalog, opt, opt.noise.scaled(opt.noise_scale), {}, {}};
+  Generator gen{catalog, opt, {}, {}};
+  const NoiseRates rates = opt.noise.scaled(opt.noise_scale);
+  const NoiseRates train_rates = opt.train_noise ? opt.train_noise->scaled(opt.noise_scale) : rates;
   for (Lang l : kAllLangs) gen.pools[(int)l] = make_pools(lang_pack(l), opt.heldout_share);
   for (const Product& p : catalog.products) {
     gen.product_words.push_back(to_lower(p.name));
@@ -220,18 +215,8 @@ Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions&
           if (!s->empty()) gen.product_words.push_back(to_lower(*s));
   }
 
-  ProgressBar bar("generate", opt.size + opt.eval_size, opt.progress);
-  std::unordered_set<std::string> seen_train, seen_eval;
-  const Rng train_stream = Rng(opt.seed).fork(kTrainStream);
-  std::vector<Example> all;
-  all.reserve(opt.size);
-  for (size_t i = 0; i < opt.size; ++i) {
-    CARTLM_ASSIGN_OR_RETURN(Example ex, gen.draw_distinct(train_stream, i, false, seen_train, nullptr));
-    all.push_back(std::move(ex));
-    if (i % 256 == 0) bar.update(i);
-  }
-
-  // Val: a seeded random subset of round(size * val_fraction) positions; order is kept.
+  // Val: a seeded random subset of round(size * val_fraction) positions; order is kept. Chosen
+  // before drawing because the train split may use other noise rates.
   size_t n_val = (size_t)std::llround((double)opt.size * opt.val_fraction);
   std::vector<size_t> order(opt.size);
   for (size_t i = 0; i < opt.size; ++i) order[i] = i;
@@ -239,6 +224,19 @@ Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions&
   split_rng.shuffle(order);
   std::vector<bool> is_val(opt.size, false);
   for (size_t i = 0; i < n_val; ++i) is_val[order[i]] = true;
+
+  ProgressBar bar("generate", opt.size + opt.eval_size, opt.progress);
+  std::unordered_set<std::string> seen_train, seen_eval;
+  const Rng train_stream = Rng(opt.seed).fork(kTrainStream);
+  std::vector<Example> all;
+  all.reserve(opt.size);
+  for (size_t i = 0; i < opt.size; ++i) {
+    CARTLM_ASSIGN_OR_RETURN(Example ex, gen.draw_distinct(train_stream, i, false,
+                                                          is_val[i] ? rates : train_rates,
+                                                          seen_train, nullptr));
+    all.push_back(std::move(ex));
+    if (i % 256 == 0) bar.update(i);
+  }
 
   Dataset ds;
   for (size_t i = 0; i < opt.size; ++i) {
@@ -252,7 +250,7 @@ Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions&
   const uint64_t eval_seed = opt.eval_seed ? *opt.eval_seed : derived_eval_seed(opt.seed);
   const Rng eval_stream = Rng(eval_seed).fork(kEvalStream);
   for (size_t i = 0; i < opt.eval_size; ++i) {
-    CARTLM_ASSIGN_OR_RETURN(Example ex, gen.draw_distinct(eval_stream, i, true, seen_eval, &seen_train));
+    CARTLM_ASSIGN_OR_RETURN(Example ex, gen.draw_distinct(eval_stream, i, true, rates, seen_eval, &seen_train));
     ex.meta["split"] = "eval";
     ex.id = strformat("eval-%06zu", i + 1);
     ds.eval.push_back(std::move(ex));

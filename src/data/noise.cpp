@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/strings.h"
@@ -10,21 +11,32 @@
 namespace cartlm {
 
 NoiseRates NoiseRates::scaled(double s) const {
-  auto f = [s](double r) { return std::clamp(r * s, 0.0, 1.0); };
   NoiseRates o;
-  o.typo = f(typo);
-  o.diacritics = f(diacritics);
-  o.slang = f(slang);
-  o.greeting = f(greeting);
-  o.signoff = f(signoff);
-  o.emoji = f(emoji);
-  o.brand = f(brand);
-  o.codeswitch = f(codeswitch);
-  o.casing = f(casing);
-  o.punct = f(punct);
-  o.distractor = f(distractor);
-  o.detail = f(detail);
+  for (const NoiseRateField& f : kNoiseRateFields) o.*f.rate = std::clamp(this->*f.rate * s, 0.0, 1.0);
   return o;
+}
+
+Status set_noise_rate(NoiseRates& rates, std::string_view kind_eq_rate) {
+  const size_t eq = kind_eq_rate.find('=');
+  const std::string kind(kind_eq_rate.substr(0, eq));
+  std::string known;
+  for (const NoiseRateField& f : kNoiseRateFields) {
+    known += known.empty() ? "" : ", ";
+    known += f.name;
+    if (kind != f.name) continue;
+    if (eq == std::string_view::npos)
+      return error("'" + std::string(kind_eq_rate) + "' is not KIND=RATE; hint: e.g. typo=0.33");
+    const std::string value(kind_eq_rate.substr(eq + 1));
+    char* end = nullptr;
+    const double r = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || !(r >= 0 && r <= 1))
+      return error(strformat("rate of %s must be a number between 0 and 1, got '%s'", f.name,
+                             value.c_str()));
+    rates.*f.rate = r;
+    return {};
+  }
+  return error("unknown noise kind '" + kind + "' in '" + std::string(kind_eq_rate) +
+               "'; known kinds: " + known);
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "core/status.h"
 #include "data/lang_pack.h"
 
 namespace cartlm {
@@ -32,6 +33,23 @@ struct NoiseRates {
   // Every rate times `scale`, capped at 1.
   NoiseRates scaled(double scale) const;
 };
+
+// Each rate's name as the flags write it ("typo" for --typo-rate) and its member.
+struct NoiseRateField {
+  const char* name;
+  double NoiseRates::*rate;
+};
+inline constexpr NoiseRateField kNoiseRateFields[] = {
+    {"typo", &NoiseRates::typo},           {"diacritics", &NoiseRates::diacritics},
+    {"slang", &NoiseRates::slang},         {"greeting", &NoiseRates::greeting},
+    {"signoff", &NoiseRates::signoff},     {"emoji", &NoiseRates::emoji},
+    {"brand", &NoiseRates::brand},         {"codeswitch", &NoiseRates::codeswitch},
+    {"casing", &NoiseRates::casing},       {"punct", &NoiseRates::punct},
+    {"distractor", &NoiseRates::distractor}, {"detail", &NoiseRates::detail}};
+
+// Parses "KIND=RATE" (e.g. "typo=0.33") and sets that rate in `rates`. Errors name the unknown
+// kind (listing the known ones) or the rate outside [0, 1].
+Status set_noise_rate(NoiseRates& rates, std::string_view kind_eq_rate);
 
 // The names written to meta.noise, in the order the kinds are applied.
 inline constexpr const char* kNoiseNames[] = {

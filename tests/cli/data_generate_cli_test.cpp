@@ -94,6 +94,9 @@ TEST_F(DataGenerateCli, BadFlagsAndValues) {
   expect_one_error_line(run("data generate --size 0 --out '" + path("d") + "'"), "--size");
   expect_one_error_line(run("data generate --typo-rate 2 --out '" + path("d") + "'"), "--typo-rate");
   expect_one_error_line(run("data generate --val-fraction 1 --out '" + path("d") + "'"), "--val-fraction");
+  expect_one_error_line(run("data generate --train-rate typo=2 --out '" + path("d") + "'"), "typo");
+  expect_one_error_line(run("data generate --train-rate tpyo=0.3 --out '" + path("d") + "'"),
+                        "unknown noise kind 'tpyo'");
   RunResult not_a_number = run("data generate --size abc --out '" + path("d") + "'");
   EXPECT_NE(not_a_number.code, 0);
   EXPECT_TRUE(starts_with(not_a_number.err, "cartlm: error: ")) << not_a_number.err;

@@ -11,6 +11,7 @@
 #include "core/strings.h"
 #include "core/utf8.h"
 #include "data/lang_pack.h"
+#include "data/noise.h"
 #include "data/numbers.h"
 
 namespace cartlm {
@@ -600,6 +601,61 @@ TEST(Generator, WorksWithAPlainNameCatalog) {
   ASSERT_TRUE(ds.ok()) << ds.message();
   EXPECT_EQ(ds->train.size() + ds->val.size(), 300u);
   for (const Example* ex : all_examples(*ds)) EXPECT_GE(cat->find(ex->label.product), 0);
+}
+
+// Share of the examples whose meta.noise lists `kind`.
+double noise_share(const std::vector<Example>& examples, const std::string& kind) {
+  size_t n = 0;
+  for (const Example& ex : examples)
+    for (const auto& k : ex.meta.at("noise")) n += k.get<std::string>() == kind;
+  return examples.empty() ? 0.0 : (double)n / (double)examples.size();
+}
+
+TEST(Generator, TrainRatesChangeOnlyTheTrainSplit) {
+  GeneratorOptions o;
+  o.size = 1200;
+  o.val_fraction = 0.25;
+  o.eval_size = 300;
+  auto base = generate_dataset(default_catalog(), o);
+  ASSERT_TRUE(base.ok());
+  o.train_noise = o.noise;
+  ASSERT_TRUE(set_noise_rate(*o.train_noise, "distractor=1").ok());
+  ASSERT_TRUE(set_noise_rate(*o.train_noise, "typo=0").ok());
+  auto boosted = generate_dataset(default_catalog(), o);
+  ASSERT_TRUE(boosted.ok());
+  EXPECT_EQ(noise_share(boosted->train, "distractor"), 1.0);
+  EXPECT_EQ(noise_share(boosted->train, "typo"), 0.0);
+  EXPECT_LT(noise_share(base->train, "distractor"), 0.15);
+  EXPECT_GT(noise_share(base->train, "typo"), 0.1);
+  // Val and eval are drawn at the default rates from the same streams: the same messages.
+  auto texts = [](const std::vector<Example>& v) {
+    std::vector<std::string> t;
+    for (const Example& ex : v) t.push_back(ex.text);
+    return t;
+  };
+  EXPECT_EQ(texts(boosted->val), texts(base->val));
+  EXPECT_EQ(texts(boosted->eval), texts(base->eval));
+  EXPECT_NE(texts(boosted->train), texts(base->train));
+}
+
+TEST(NoiseRates, SetByName) {
+  NoiseRates r;
+  ASSERT_TRUE(set_noise_rate(r, "typo=0.5").ok());
+  EXPECT_EQ(r.typo, 0.5);
+  ASSERT_TRUE(set_noise_rate(r, "distractor=0").ok());
+  EXPECT_EQ(r.distractor, 0.0);
+  Status unknown = set_noise_rate(r, "typos=0.5");
+  EXPECT_NE(unknown.message().find("unknown noise kind 'typos'"), std::string::npos);
+  EXPECT_NE(unknown.message().find("distractor"), std::string::npos) << "lists the known kinds";
+  EXPECT_NE(set_noise_rate(r, "typo").message().find("KIND=RATE"), std::string::npos);
+  for (const char* bad : {"typo=1.5", "typo=-0.1", "typo=abc", "typo=", "typo=0.2x"})
+    EXPECT_NE(set_noise_rate(r, bad).message().find("between 0 and 1"), std::string::npos) << bad;
+  EXPECT_EQ(r.typo, 0.5) << "a rejected value leaves the rate alone";
+  // Every member has a name; the names are distinct.
+  std::set<std::string> names;
+  for (const NoiseRateField& f : kNoiseRateFields) names.insert(f.name);
+  EXPECT_EQ(names.size(), std::size(kNoiseRateFields));
+  EXPECT_EQ(sizeof(NoiseRates), std::size(kNoiseRateFields) * sizeof(double));
 }
 
 TEST(Generator, NoiseScaleZeroMeansNoNoiseAndScaleRaisesIt) {
