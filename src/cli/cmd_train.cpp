@@ -104,6 +104,8 @@ Result<Data> load_data(const TrainArgs& a, const Catalog& catalog) {
   g.size = a.gen_size;
   g.val_fraction = std::min(0.5, 500.0 / (double)a.gen_size);
   g.eval_size = defaults.eval_size;  // drawn so train/val avoid its texts, then discarded
+  g.train_noise = g.noise;
+  for (const char* r : kTinyTrainRates) CARTLM_RETURN_IF_ERROR(set_noise_rate(*g.train_noise, r));
   CARTLM_ASSIGN_OR_RETURN(Dataset big, generate_dataset(catalog, g));
   size_t dropped = 0;
   for (auto* split : {&big.train, &big.val}) {
@@ -273,6 +275,7 @@ int run_train(TrainArgs& a) {
   TrainOptions to;
   to.max_batch = a.opt.batch;
   to.max_seq = longest_input(*train_tok, *val_tok);
+  to.head_on_loss_rows = true;  // same loss and gradients, no head matmuls on prompt positions
   if (lora) {
     to.use_lora = true;
     to.lora.rank = a.rank;

@@ -397,6 +397,9 @@ struct TrainActivations {
   Real* encoded = nullptr;   // (BT, C) embedding output = layer 0 input
   Real* lnf = nullptr;       // (BT, C)
   Real* lnf_rstd = nullptr;  // (BT)
+  // With TrainOptions::head_on_loss_rows only the first N rows of logits/losses/lse are used,
+  // one per position in the loss (TrainModel::head_rows); head_in holds those rows of lnf.
+  Real* head_in = nullptr;   // (BT, C)
   Real* logits = nullptr;    // (BT, V); overwritten by dlogits in backward
   Real* losses = nullptr;    // (BT)
   Real* lse = nullptr;       // (BT)
@@ -423,6 +426,11 @@ struct TrainOptions {
   // num_parameters then count only what params holds (norms, q/k/v biases); FrozenBase has the
   // base's size.
   bool frozen_base = false;
+  // The LM head and cross-entropy run only on the positions in the loss (completion tokens),
+  // gathered into a dense block: the same loss and gradients, without the head's matmuls on
+  // prompt and padding positions (about 60% of the rows for the tiny model's data). Off by
+  // default because acts.logits then holds only those rows (tests read every position's logits).
+  bool head_on_loss_rows = false;
 };
 
 // The frozen base of a LoRA / QLoRA model on a real checkpoint: per layer the seven linear
@@ -458,6 +466,9 @@ struct TrainModel {
   // The last forward's inputs (copied, so backward does not depend on the caller's buffers).
   AlignedArray<int32_t> tokens, targets, lens, positions;  // (max_B*max_T), lens (max_B)
   AlignedArray<uint8_t> loss_mask;
+  // With opt.head_on_loss_rows: the flat (b*T + t) positions in the loss, ascending, and their
+  // targets; acts.logits row i belongs to position head_rows[i].
+  std::vector<int32_t> head_rows, head_targets;
   size_t B = 0, T = 0;
   bool dropout_active = false;  // the last forward drew LoRA dropout masks
   double loss = 0.0;

@@ -128,6 +128,7 @@ void plan_activations(TrainActivations<Real>& a, const Config& c, const LoraConf
   }
   a.lnf = cr.take(BT * C);
   a.lnf_rstd = cr.take(BT);
+  a.head_in = cr.take(BT * C);
   a.logits = cr.take(BT * V);
   a.losses = cr.take(BT);
   a.lse = cr.take(BT);

@@ -2,6 +2,7 @@
 // initialization, loading from a checkpoint, and forward/backward
 //   embedding -> L blocks -> final rmsnorm -> LM head (tied or not) -> masked cross-entropy.
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 
 #include "core/check.h"
@@ -145,6 +146,8 @@ Result<TrainModel<Real>> train_model_create(const Config& config, const TrainOpt
   m.positions.allocate(B * T);
   m.loss_mask.allocate(B * T);
   m.lens.allocate(B);
+  m.head_rows.reserve(B * T);
+  m.head_targets.reserve(B * T);
   return m;
 }
 
@@ -368,17 +371,35 @@ double train_model_forward(TrainModel<Real>& m, const int32_t* tokens, const int
     x = a.layers[l].out;
   }
   rmsnorm_forward(a.lnf, a.lnf_rstd, x, m.params.t[kParamLnfw], BT, C, bc.eps, pool);
+  // The head's input: every row, or only the rows in the loss (gathered in order).
+  const Real* head_in = a.lnf;
+  size_t rows = BT;
+  const int32_t* head_targets = m.targets.data();
+  const uint8_t* mask = m.loss_mask.data();
+  if (m.opt.head_on_loss_rows) {
+    m.head_rows.clear();
+    m.head_targets.clear();
+    for (size_t i = 0; i < BT; ++i)
+      if (m.loss_mask.data()[i]) {
+        std::memcpy(a.head_in + m.head_rows.size() * C, a.lnf + i * C, C * sizeof(Real));
+        m.head_rows.push_back((int32_t)i);
+        m.head_targets.push_back(m.targets.data()[i]);
+      }
+    head_in = a.head_in;
+    rows = m.head_rows.size();
+    head_targets = m.head_targets.data();
+    mask = nullptr;
+  }
   if constexpr (std::is_same_v<Real, float>) {
     if (fz)
-      matmul_forward_frozen(a.logits, a.lnf, fz->lm_head, nullptr, BT, C, V,
+      matmul_forward_frozen(a.logits, head_in, fz->lm_head, nullptr, rows, C, V,
                             m.frozen_scratch.data(), pool);
     else
-      matmul_forward(a.logits, a.lnf, m.params.lm_head(), (const Real*)nullptr, BT, C, V, pool);
+      matmul_forward(a.logits, head_in, m.params.lm_head(), (const Real*)nullptr, rows, C, V, pool);
   } else {
-    matmul_forward(a.logits, a.lnf, m.params.lm_head(), (const Real*)nullptr, BT, C, V, pool);
+    matmul_forward(a.logits, head_in, m.params.lm_head(), (const Real*)nullptr, rows, C, V, pool);
   }
-  m.loss = cross_entropy_forward(a.losses, a.lse, a.logits, m.targets.data(), m.loss_mask.data(),
-                                 BT, V, pool);
+  m.loss = cross_entropy_forward(a.losses, a.lse, a.logits, head_targets, mask, rows, V, pool);
   return m.loss;
 }
 
@@ -397,19 +418,30 @@ void train_model_backward(TrainModel<Real>& m, ThreadPool* pool) {
   const BlockConfig bc = model_block_config(m);
   TrainActivations<Real>& a = m.acts;
   const bool base = m.train_base();
-  // LM head and final norm. dlogits overwrite the logits.
-  cross_entropy_backward(a.logits, a.logits, a.lse, m.targets.data(), m.loss_mask.data(), BT, V,
-                         1.0, pool);
-  td::zero(a.scratch.dln, BT * C);
+  // LM head and final norm. dlogits overwrite the logits. With head_on_loss_rows the head's
+  // input gradient comes out dense (in dres, free until the norm below) and is scattered back.
+  const bool gathered = m.opt.head_on_loss_rows;
+  const size_t rows = gathered ? m.head_rows.size() : BT;
+  cross_entropy_backward(a.logits, a.logits, a.lse,
+                         gathered ? m.head_targets.data() : m.targets.data(),
+                         gathered ? nullptr : m.loss_mask.data(), rows, V, 1.0, pool);
+  Real* dhead = gathered ? a.dres : a.scratch.dln;
+  const Real* head_in = gathered ? a.head_in : a.lnf;
+  td::zero(dhead, rows * C);
   const FrozenBase* fz = frozen_of(m);
   if constexpr (std::is_same_v<Real, float>) {
     if (fz)
-      matmul_backward_frozen(a.scratch.dln, a.logits, fz->lm_head, BT, C, V,
-                             m.frozen_scratch.data(), pool);
+      matmul_backward_frozen(dhead, a.logits, fz->lm_head, rows, C, V, m.frozen_scratch.data(),
+                             pool);
   }
   if (!fz)
-    matmul_backward(a.scratch.dln, base ? m.grads.lm_head() : (Real*)nullptr, (Real*)nullptr,
-                    a.logits, a.lnf, m.params.lm_head(), BT, C, V, pool);
+    matmul_backward(dhead, base ? m.grads.lm_head() : (Real*)nullptr, (Real*)nullptr, a.logits,
+                    head_in, m.params.lm_head(), rows, C, V, pool);
+  if (gathered) {
+    td::zero(a.scratch.dln, BT * C);
+    for (size_t i = 0; i < rows; ++i)
+      std::memcpy(a.scratch.dln + (size_t)m.head_rows[i] * C, dhead + i * C, C * sizeof(Real));
+  }
   const Real* xL = L ? a.layers[L - 1].out : a.encoded;
   td::zero(a.dres, BT * C);
   rmsnorm_backward(a.dres, base ? m.grads.t[kParamLnfw] : (Real*)nullptr, a.scratch.dln, xL,
