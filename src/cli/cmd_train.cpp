@@ -423,7 +423,8 @@ void register_train(CLI::App& root, int& exit_code) {
   cmd->add_option("--base", a->base, "tiny, or an HF checkpoint directory")->capture_default_str();
   cmd->add_option("--data", a->data,
                   "Directory with train.jsonl (and val.jsonl). Default for tiny: generate "
-                  "--gen-size examples in memory (texts of the default eval split are dropped)");
+                  "--gen-size examples in memory, the train split with the pipeline's extra "
+                  "typos and distractor numbers (texts of the default eval split are dropped)");
   cmd->add_option("--out", a->out, "Output directory")->required();
   cmd->add_option("--mode", a->mode,
                   "full: every weight is trained; lora / qlora: --base DIR stays frozen (NF4 for "
