@@ -97,8 +97,9 @@ TEST(Safetensors, RoundTripEveryWritableDtype) {
     EXPECT_EQ(t.view.shape, o.view.shape) << t.view.name;
     EXPECT_EQ(t.view.nbytes, o.bytes.size()) << t.view.name;
     EXPECT_EQ(t.data_begin, expect_begin) << t.view.name << ": contiguous, no gaps";
-    if (!o.bytes.empty())
+    if (!o.bytes.empty()) {
       EXPECT_EQ(std::memcmp(t.view.data, o.bytes.data(), o.bytes.size()), 0) << t.view.name;
+    }
     expect_begin += o.bytes.size();
     total += o.bytes.size();
   }

@@ -412,7 +412,9 @@ void check_head_on_loss_rows(const LoraConfig* lora, double tol) {
                                             b.lens.data(), b.B, b.T, &dropout, nullptr);
     train_model_backward(*m, nullptr);
     std::vector<double> g(m->trainable_grads(), m->trainable_grads() + m->num_trainable());
-    if (gathered) EXPECT_EQ(m->head_rows.size(), 8u);  // (7 - 2) + (5 - 2) rows in the loss
+    if (gathered) {
+      EXPECT_EQ(m->head_rows.size(), 8u);  // (7 - 2) + (5 - 2) rows in the loss
+    }
     return std::make_pair(loss, g);
   };
   const auto [loss_all, g_all] = run(false);
