@@ -293,7 +293,9 @@ TEST(ApplyNoise, DetailPhrasesShareNoWordWithEvalOnlyForms) {
       std::string word;
       for (char c : to_lower(phrase) + " ") {
         if (c == ' ' || c == ',' || c == '(' || c == ')' || c == '-') {
-          if (utf8_length(word) >= 5) EXPECT_FALSE(eval_words.count(word)) << phrase;
+          if (utf8_length(word) >= 5) {
+            EXPECT_FALSE(eval_words.count(word)) << phrase;
+          }
           word.clear();
         } else {
           word += c;

@@ -278,7 +278,9 @@ TEST(CheckOutput, RandomEditsAgreeWithDomParser) {
     OutputCheck c = check_output(raw);
     EXPECT_EQ(c.schema_ok, c.parsed.has_value()) << raw;
     EXPECT_EQ(c.schema_ok, c.reason.empty()) << raw;
-    if (c.schema_ok) EXPECT_TRUE(c.valid_json) << raw;
+    if (c.schema_ok) {
+      EXPECT_TRUE(c.valid_json) << raw;
+    }
     json dom = json::parse(raw, nullptr, /*allow_exceptions=*/false);
     if (dom.is_discarded() || !dom.is_object()) {
       EXPECT_FALSE(c.valid_json) << raw;
