@@ -47,12 +47,15 @@ std::vector<Stage> build_stages(const PipelineSettings& s) {
     // cmd_train.cpp). 500 of them are val; eval is the held-out 1000.
     for (const char* a : {"--size", "90000", "--val-fraction", "0.00555556"}) d.args.push_back(a);
   }
-  // More typos and distractor numbers in train only (why: kTinyTrainRates); val and eval keep
-  // the default mix. Also for a real base: it is a property of the data, not of the model.
+  // More typos, distractor numbers and numbers above 10 in train only (why: kTinyTrainRates);
+  // val and eval keep the default mix. Also for a real base: it is a property of the data, not of
+  // the model.
   for (const char* r : kTinyTrainRates) {
     d.args.push_back("--train-rate");
     d.args.push_back(r);
   }
+  d.args.push_back("--train-tail-share");
+  d.args.push_back(strformat("%g", kTinyTrainTailShare));
   st.push_back(d);
 
   if (s.base.empty()) {

@@ -156,11 +156,20 @@ void register_data_generate(CLI::App& data, int& exit_code) {
   cmd->add_option("--distractor-rate", n.distractor,
                   "A number that is not the quantity (order #48213, size 42, 4.99€, by 5pm)")
       ->capture_default_str();
+  cmd->add_option("--product-typo-rate", n.product_typo,
+                  "A typo in the product name on top of --typo-rate (which rarely picks it); 0 "
+                  "by default, meant for the train split: --train-rate product_typo=0.15")
+      ->capture_default_str();
   cmd->add_option("--train-rate", args->train_rates,
                   "KIND=RATE: a different rate for the train split only (repeatable; KIND is a "
                   "rate above without -rate, e.g. --train-rate typo=0.33 --train-rate "
                   "distractor=0.15); val and eval keep the rates above, so they still measure "
                   "the realistic mix");
+  cmd->add_option("--train-tail-share", o.train_tail_share,
+                  "Share of train examples whose quantity is drawn uniformly from 11..99 rather "
+                  "than from the realistic weights (1 most often, round numbers, about 2% in "
+                  "11..99); val and eval keep the realistic weights")
+      ->capture_default_str();
   cmd->add_flag("--force", args->force, "Replace existing train/val/eval.jsonl in --out");
   cmd->add_flag("--quiet", args->quiet, "No progress bar on stderr");
   cmd->callback([args, &exit_code] { exit_code = run_data_generate(*args); });

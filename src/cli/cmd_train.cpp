@@ -106,6 +106,7 @@ Result<Data> load_data(const TrainArgs& a, const Catalog& catalog) {
   g.eval_size = defaults.eval_size;  // drawn so train/val avoid its texts, then discarded
   g.train_noise = g.noise;
   for (const char* r : kTinyTrainRates) CARTLM_RETURN_IF_ERROR(set_noise_rate(*g.train_noise, r));
+  g.train_tail_share = kTinyTrainTailShare;
   CARTLM_ASSIGN_OR_RETURN(Dataset big, generate_dataset(catalog, g));
   size_t dropped = 0;
   for (auto* split : {&big.train, &big.val}) {
@@ -424,7 +425,8 @@ void register_train(CLI::App& root, int& exit_code) {
   cmd->add_option("--data", a->data,
                   "Directory with train.jsonl (and val.jsonl). Default for tiny: generate "
                   "--gen-size examples in memory, the train split with the pipeline's extra "
-                  "typos and distractor numbers (texts of the default eval split are dropped)");
+                  "typos, distractor numbers and quantities above 10 (texts of the default eval "
+                  "split are dropped)");
   cmd->add_option("--out", a->out, "Output directory")->required();
   cmd->add_option("--mode", a->mode,
                   "full: every weight is trained; lora / qlora: --base DIR stays frozen (NF4 for "

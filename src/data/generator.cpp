@@ -136,13 +136,13 @@ struct Generator {
   // Draws example `index` of a stream until its normalized text is new to `seen` (and, for eval,
   // to `forbidden`). The ground truth is redrawn every kAttemptsPerTruth attempts.
   Result<Example> draw_distinct(const Rng& stream, size_t index, bool eval, const NoiseRates& rates,
-                                std::unordered_set<std::string>& seen,
+                                double tail_share, std::unordered_set<std::string>& seen,
                                 const std::unordered_set<std::string>* forbidden) const {
     Rng rng = stream.fork(index);
-    GroundTruth gt = draw_ground_truth(rng, catalog, index, opt.langs);
+    GroundTruth gt = draw_ground_truth(rng, catalog, index, opt.langs, tail_share);
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       if (attempt > 0 && attempt % kAttemptsPerTruth == 0)
-        gt = draw_ground_truth(rng, catalog, index, opt.langs);
+        gt = draw_ground_truth(rng, catalog, index, opt.langs, tail_share);
       Example ex = render(gt, eval, rates, rng);
       std::string key = normalize_for_overlap(ex.text);
       if (forbidden && forbidden->count(key)) continue;
@@ -174,6 +174,8 @@ Status check_options(const Catalog& catalog, const GeneratorOptions& o) {
     return error(strformat("--heldout-share must be in [0, 1), got %g", o.heldout_share));
   if (!(o.noise_scale >= 0 && std::isfinite(o.noise_scale)))
     return error(strformat("--noise-scale must be a number >= 0, got %g", o.noise_scale));
+  if (!(o.train_tail_share >= 0 && o.train_tail_share <= 1))
+    return error(strformat("--train-tail-share must be between 0 and 1, got %g", o.train_tail_share));
   for (const NoiseRateField& f : kNoiseRateFields) {
     CARTLM_RETURN_IF_ERROR(check_rate(strformat("--%s-rate", f.name), o.noise.*f.rate));
     if (o.train_noise)
@@ -233,6 +235,7 @@ Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions&
   for (size_t i = 0; i < opt.size; ++i) {
     CARTLM_ASSIGN_OR_RETURN(Example ex, gen.draw_distinct(train_stream, i, false,
                                                           is_val[i] ? rates : train_rates,
+                                                          is_val[i] ? 0 : opt.train_tail_share,
                                                           seen_train, nullptr));
     all.push_back(std::move(ex));
     if (i % 256 == 0) bar.update(i);
@@ -250,7 +253,8 @@ Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions&
   const uint64_t eval_seed = opt.eval_seed ? *opt.eval_seed : derived_eval_seed(opt.seed);
   const Rng eval_stream = Rng(eval_seed).fork(kEvalStream);
   for (size_t i = 0; i < opt.eval_size; ++i) {
-    CARTLM_ASSIGN_OR_RETURN(Example ex, gen.draw_distinct(eval_stream, i, true, rates, seen_eval, &seen_train));
+    CARTLM_ASSIGN_OR_RETURN(Example ex, gen.draw_distinct(eval_stream, i, true, rates, 0, seen_eval,
+                                                          &seen_train));
     ex.meta["split"] = "eval";
     ex.id = strformat("eval-%06zu", i + 1);
     ds.eval.push_back(std::move(ex));

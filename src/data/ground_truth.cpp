@@ -20,14 +20,16 @@ int draw_quantity(Rng& rng) {
 }
 
 GroundTruth draw_ground_truth(Rng& rng, const Catalog& catalog, size_t index,
-                              std::span<const Lang> langs) {
+                              std::span<const Lang> langs, double tail_share) {
   CARTLM_CHECK(!langs.empty() && !catalog.products.empty());
   GroundTruth gt;
   gt.lang = langs[index % langs.size()];
   gt.label.action = rng.bernoulli(0.5) ? "add" : "remove";
   gt.product = (int)rng.uniform(catalog.products.size());
   gt.label.product = catalog.products[gt.product].name;
-  gt.label.quantity = draw_quantity(rng);
+  // No extra draw without a tail share, so default datasets stay byte-identical.
+  const bool tail = tail_share > 0 && rng.bernoulli(tail_share);
+  gt.label.quantity = tail ? (int)rng.range(11, 99) : draw_quantity(rng);
   return gt;
 }
 

@@ -19,8 +19,11 @@ struct GroundTruth {
 };
 
 int draw_quantity(Rng& rng);
-// Example `index` of a dataset: language = langs[index % langs.size()].
+// Example `index` of a dataset: language = langs[index % langs.size()]. With tail_share > 0, that
+// share of examples takes a quantity drawn uniformly from 11..99 instead (a train-split
+// augmentation: the default weights give each of those numbers about 0.02% of the examples, too
+// few to learn how "fifty-eight" or "pedeset i osam" turns into 58).
 GroundTruth draw_ground_truth(Rng& rng, const Catalog& catalog, size_t index,
-                              std::span<const Lang> langs);
+                              std::span<const Lang> langs, double tail_share = 0);
 
 }  // namespace cartlm

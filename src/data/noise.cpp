@@ -438,6 +438,24 @@ int add_typos(Pieces& pieces, int count, bool qwertz, Rng& rng) {
   return made;
 }
 
+bool add_product_typo(Pieces& pieces, const std::string& product_before, bool qwertz, Rng& rng) {
+  for (Piece& piece : pieces) {
+    if (piece.role != PieceRole::product) continue;
+    if (piece.text != product_before) return false;
+    std::vector<WordSpan> words;
+    for (const WordSpan& w : find_words(piece.text))
+      if (w.letters >= 4) words.push_back(w);
+    if (words.empty()) return false;
+    const WordSpan& w = words[rng.uniform(words.size())];
+    std::string word = piece.text.substr(w.start, w.len);
+    std::string typo = random_typo(word, qwertz, rng);
+    if (typo == word) return false;
+    piece.text.replace(w.start, w.len, typo);
+    return true;
+  }
+  return false;
+}
+
 std::string strip_diacritics_some(std::string_view text, double p, Rng& rng) {
   if (p >= 1) return strip_diacritics(text);
   std::string out;
@@ -620,9 +638,12 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
     apply_punct(pieces, rng);
     if (join_pieces(pieces) != before) names.push_back("punct");
   }
-  if (hit(rates.typo)) {
-    if (add_typos(pieces, rng.bernoulli(0.3) ? 2 : 1, pack.qwertz, rng) > 0) names.push_back("typo");
-  }
+  const size_t prod_at = product_piece(pieces);
+  const std::string product_before = prod_at < pieces.size() ? pieces[prod_at].text : "";
+  bool typo = false;
+  if (hit(rates.typo)) typo = add_typos(pieces, rng.bernoulli(0.3) ? 2 : 1, pack.qwertz, rng) > 0;
+  if (hit(rates.product_typo)) typo |= add_product_typo(pieces, product_before, pack.qwertz, rng);
+  if (typo) names.push_back("typo");
   double dia_rate = pack.lang == Lang::hr ? rates.diacritics
                     : pack.lang == Lang::es ? rates.diacritics * 0.35 : 0.0;
   if (hit(dia_rate)) {

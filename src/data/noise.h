@@ -29,6 +29,9 @@ struct NoiseRates {
   double punct = 0.30;        // no final punctuation, "!!", "??", "...", stray or missing commas
   double distractor = 0.05;   // a number that is not the quantity (order no., size, price, time)
   double detail = 0.12;       // a detail about the item: "small", "in black", "na akciji", "de oferta"
+  // A typo in the product name, on top of `typo` (which rarely picks the product). 0 by default:
+  // a train-split augmentation (--train-rate product_typo=R); the realistic mix is `typo` alone.
+  double product_typo = 0.0;
 
   // Every rate times `scale`, capped at 1.
   NoiseRates scaled(double scale) const;
@@ -45,7 +48,8 @@ inline constexpr NoiseRateField kNoiseRateFields[] = {
     {"signoff", &NoiseRates::signoff},     {"emoji", &NoiseRates::emoji},
     {"brand", &NoiseRates::brand},         {"codeswitch", &NoiseRates::codeswitch},
     {"casing", &NoiseRates::casing},       {"punct", &NoiseRates::punct},
-    {"distractor", &NoiseRates::distractor}, {"detail", &NoiseRates::detail}};
+    {"distractor", &NoiseRates::distractor}, {"detail", &NoiseRates::detail},
+    {"product_typo", &NoiseRates::product_typo}};
 
 // Parses "KIND=RATE" (e.g. "typo=0.33") and sets that rate in `rates`. Errors name the unknown
 // kind (listing the known ones) or the rate outside [0, 1].
@@ -70,6 +74,9 @@ char keyboard_neighbour(char c, bool qwertz, Rng& rng);
 // never touched and the product phrase gets at most one (and is chosen rarely). Returns the
 // number of typos made.
 int add_typos(Pieces& pieces, int count, bool qwertz, Rng& rng);
+// One typo in a word of at least 4 letters of the product phrase, unless that phrase already
+// differs from `product_before` (a typo there already). Returns whether it made one.
+bool add_product_typo(Pieces& pieces, const std::string& product_before, bool qwertz, Rng& rng);
 
 // Drops diacritics word by word with probability `p` per word (p = 1: the whole text).
 std::string strip_diacritics_some(std::string_view text, double p, Rng& rng);

@@ -638,6 +638,64 @@ TEST(Generator, TrainRatesChangeOnlyTheTrainSplit) {
   EXPECT_NE(texts(boosted->train), texts(base->train));
 }
 
+TEST(Generator, TrainTailShareChangesOnlyTrainQuantities) {
+  GeneratorOptions o;
+  o.size = 1200;
+  o.val_fraction = 0.25;
+  o.eval_size = 300;
+  auto base = generate_dataset(default_catalog(), o);
+  ASSERT_TRUE(base.ok());
+  o.train_tail_share = 0.5;
+  auto tail = generate_dataset(default_catalog(), o);
+  ASSERT_TRUE(tail.ok());
+  auto tail_share = [](const std::vector<Example>& v) {
+    size_t n = 0;
+    for (const Example& ex : v) n += ex.label.quantity >= 11 && ex.label.quantity <= 99;
+    return (double)n / (double)v.size();
+  };
+  // The default weights put about 9% of quantities in 11..99 (12, 15, 20, ... and the uniform
+  // bucket); half the train examples now draw from the bucket alone.
+  EXPECT_LT(tail_share(base->train), 0.15);
+  EXPECT_GT(tail_share(tail->train), 0.45);
+  EXPECT_LT(tail_share(tail->val), 0.15);
+  EXPECT_LT(tail_share(tail->eval), 0.15);
+  std::set<int> distinct;
+  for (const Example& ex : tail->train) distinct.insert(ex.label.quantity);
+  EXPECT_GT(distinct.size(), 80u) << "the bucket is uniform over 11..99";
+  for (const Example& ex : tail->train) EXPECT_TRUE(ex.label.quantity >= 1 && ex.label.quantity <= 100);
+  GeneratorOptions bad;
+  bad.train_tail_share = 1.5;
+  EXPECT_NE(generate_dataset(default_catalog(), bad).status().message().find("--train-tail-share"),
+            std::string::npos);
+}
+
+TEST(Generator, ProductTypoRateMisspellsTheProduct) {
+  GeneratorOptions o;
+  o.size = 800;
+  o.val_fraction = 0.25;
+  o.eval_size = 100;
+  o.langs = {Lang::en};
+  for (const NoiseRateField& f : kNoiseRateFields) o.noise.*f.rate = 0;  // nothing else
+  o.train_noise = o.noise;
+  ASSERT_TRUE(set_noise_rate(*o.train_noise, "product_typo=1").ok());
+  auto ds = generate_dataset(default_catalog(), o);
+  ASSERT_TRUE(ds.ok());
+  // form_text is the product as the template wrote it, before noise.
+  auto misspelt = [](const std::vector<Example>& v) {
+    size_t n = 0;
+    for (const Example& ex : v)
+      n += ex.text.find(ex.meta["form_text"].get<std::string>()) == std::string::npos;
+    return (double)n / (double)v.size();
+  };
+  // Every product phrase with a word of 4+ letters gets one (nearly all of them); a doubled
+  // last letter ("lip balmm") still contains the phrase, so fewer look misspelt than are.
+  EXPECT_GT(noise_share(ds->train, "typo"), 0.95);
+  EXPECT_GT(misspelt(ds->train), 0.85);
+  EXPECT_EQ(misspelt(ds->val), 0.0);
+  EXPECT_EQ(misspelt(ds->eval), 0.0);
+  EXPECT_EQ(noise_share(ds->val, "typo"), 0.0);
+}
+
 TEST(NoiseRates, SetByName) {
   NoiseRates r;
   ASSERT_TRUE(set_noise_rate(r, "typo=0.5").ok());

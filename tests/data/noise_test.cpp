@@ -87,6 +87,30 @@ TEST(Typo, KeyboardNeighboursFollowTheLayout) {
   EXPECT_TRUE(up == 'Q' || up == 'W' || up == 'S' || up == 'Z') << up;
 }
 
+TEST(Typo, AddProductTypoChangesOneProductWordOnly) {
+  Rng rng(5);
+  for (int rep = 0; rep < 200; ++rep) {
+    Pieces pieces = {text_piece("please remove "), qty_piece("twelve"), text_piece(" "),
+                     product_piece("wireless headphones"), text_piece(" from my cart")};
+    ASSERT_TRUE(add_product_typo(pieces, "wireless headphones", false, rng));
+    EXPECT_EQ(pieces[0].text, "please remove ");
+    EXPECT_EQ(pieces[1].text, "twelve");
+    EXPECT_EQ(pieces[4].text, " from my cart");
+    const std::string& prod = pieces[3].text;
+    size_t sp = prod.find(' ');
+    ASSERT_NE(sp, std::string::npos) << prod;
+    int changed = (prod.substr(0, sp) != "wireless") + (prod.substr(sp + 1) != "headphones");
+    EXPECT_EQ(changed, 1) << prod;
+  }
+  // A product already misspelt, or without a word of 4 letters, is left alone.
+  Pieces done = {text_piece("add "), product_piece("wireles headphones")};
+  EXPECT_FALSE(add_product_typo(done, "wireless headphones", false, rng));
+  EXPECT_EQ(done[1].text, "wireles headphones");
+  Pieces short_name = {text_piece("add "), product_piece("tea")};
+  EXPECT_FALSE(add_product_typo(short_name, "tea", false, rng));
+  EXPECT_EQ(short_name[1].text, "tea");
+}
+
 TEST(Typo, AddTyposNeverTouchesQuantityAndAtMostOnceTheProduct) {
   Rng rng(11);
   int product_hits = 0;
