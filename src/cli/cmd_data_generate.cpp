@@ -170,6 +170,10 @@ void register_data_generate(CLI::App& data, int& exit_code) {
                   "than from the realistic weights (1 most often, round numbers, about 2% in "
                   "11..99); val and eval keep the realistic weights")
       ->capture_default_str();
+  cmd->add_option("--train-main-form-share", o.train_main_form_share,
+                  "Share of train messages that name the product by its main catalog name rather "
+                  "than a synonym (default: 0.65, as in val and eval); lower gives rare synonyms "
+                  "(\"tejanos\", \"oj\") more train examples");
   cmd->add_flag("--force", args->force, "Replace existing train/val/eval.jsonl in --out");
   cmd->add_flag("--quiet", args->quiet, "No progress bar on stderr");
   cmd->callback([args, &exit_code] { exit_code = run_data_generate(*args); });

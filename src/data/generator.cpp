@@ -52,6 +52,13 @@ constexpr uint64_t kSplitStream = 0x73706c6974;  // "split"
 constexpr double kEvalHeldoutTemplateShare = 0.5;  // eval messages from held-out templates
 constexpr double kEvalFormShare = 0.35;            // eval messages using an `eval` surface form
 constexpr double kMainFormShare = 0.65;            // otherwise: main form vs a synonym
+
+// How one split is drawn: noise rates, share of quantities from the 11..99 tail, main-form share.
+struct SplitMix {
+  NoiseRates rates;
+  double tail_share = 0;
+  double main_form_share = kMainFormShare;
+};
 constexpr int kAttemptsPerTruth = 20, kMaxAttempts = 400;
 
 struct TemplatePools {
@@ -85,7 +92,8 @@ struct Generator {
   TemplatePools pools[kNumLangs];
   std::vector<std::string> product_words;
 
-  const SurfaceForm& pick_form(const Product& p, Lang lang, bool eval, Rng& rng) const {
+  const SurfaceForm& pick_form(const Product& p, Lang lang, bool eval, double main_share,
+                               Rng& rng) const {
     const SurfaceForm* main = nullptr;
     std::vector<const SurfaceForm*> syn, ev;
     for (const SurfaceForm& f : p.in(lang)) {
@@ -94,21 +102,22 @@ struct Generator {
       else ev.push_back(&f);
     }
     if (eval && !ev.empty() && rng.bernoulli(kEvalFormShare)) return *ev[rng.uniform(ev.size())];
-    if (!main || (!syn.empty() && !rng.bernoulli(kMainFormShare))) {
+    if (!main || (!syn.empty() && !rng.bernoulli(main_share))) {
       CARTLM_CHECK(!syn.empty());  // validated up front: every product has a main or syn form
       return *syn[rng.uniform(syn.size())];
     }
     return *main;
   }
 
-  Example render(const GroundTruth& gt, bool eval, const NoiseRates& rates, Rng& rng) const {
+  Example render(const GroundTruth& gt, bool eval, const SplitMix& mix, Rng& rng) const {
     const LangPack& pack = lang_pack(gt.lang);
     const TemplatePools& pool = pools[(int)gt.lang];
     const int act = gt.label.action == "remove" ? 1 : 0;
     bool heldout = eval && !pool.heldout[act].empty() && rng.bernoulli(kEvalHeldoutTemplateShare);
     const std::vector<size_t>& ids = heldout ? pool.heldout[act] : pool.train[act];
     size_t tid = ids[rng.uniform(ids.size())];
-    const SurfaceForm& form = pick_form(catalog.products[gt.product], gt.lang, eval, rng);
+    const SurfaceForm& form =
+        pick_form(catalog.products[gt.product], gt.lang, eval, mix.main_form_share, rng);
 
     SlotContext ctx;
     ctx.quantity = gt.label.quantity;
@@ -116,7 +125,7 @@ struct Generator {
     ctx.form = &form;
     Pieces pieces = render_template(pack, pack.templates[tid], ctx, rng);
     NoiseContext nctx{&pack, gt.label.quantity, &product_words};
-    std::vector<std::string> noise = apply_noise(pieces, rates, nctx, rng);
+    std::vector<std::string> noise = apply_noise(pieces, mix.rates, nctx, rng);
 
     Example ex;
     ex.lang = lang_code(gt.lang);
@@ -135,15 +144,15 @@ struct Generator {
 
   // Draws example `index` of a stream until its normalized text is new to `seen` (and, for eval,
   // to `forbidden`). The ground truth is redrawn every kAttemptsPerTruth attempts.
-  Result<Example> draw_distinct(const Rng& stream, size_t index, bool eval, const NoiseRates& rates,
-                                double tail_share, std::unordered_set<std::string>& seen,
+  Result<Example> draw_distinct(const Rng& stream, size_t index, bool eval, const SplitMix& mix,
+                                std::unordered_set<std::string>& seen,
                                 const std::unordered_set<std::string>* forbidden) const {
     Rng rng = stream.fork(index);
-    GroundTruth gt = draw_ground_truth(rng, catalog, index, opt.langs, tail_share);
+    GroundTruth gt = draw_ground_truth(rng, catalog, index, opt.langs, mix.tail_share);
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       if (attempt > 0 && attempt % kAttemptsPerTruth == 0)
-        gt = draw_ground_truth(rng, catalog, index, opt.langs, tail_share);
-      Example ex = render(gt, eval, rates, rng);
+        gt = draw_ground_truth(rng, catalog, index, opt.langs, mix.tail_share);
+      Example ex = render(gt, eval, mix, rng);
       std::string key = normalize_for_overlap(ex.text);
       if (forbidden && forbidden->count(key)) continue;
       if (!seen.insert(key).second) continue;
@@ -176,6 +185,9 @@ Status check_options(const Catalog& catalog, const GeneratorOptions& o) {
     return error(strformat("--noise-scale must be a number >= 0, got %g", o.noise_scale));
   if (!(o.train_tail_share >= 0 && o.train_tail_share <= 1))
     return error(strformat("--train-tail-share must be between 0 and 1, got %g", o.train_tail_share));
+  if (o.train_main_form_share && !(*o.train_main_form_share >= 0 && *o.train_main_form_share <= 1))
+    return error(strformat("--train-main-form-share must be between 0 and 1, got %g",
+                           *o.train_main_form_share));
   for (const NoiseRateField& f : kNoiseRateFields) {
     CARTLM_RETURN_IF_ERROR(check_rate(strformat("--%s-rate", f.name), o.noise.*f.rate));
     if (o.train_noise)
@@ -206,8 +218,11 @@ Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions&
   Timer timer;
   CARTLM_RETURN_IF_ERROR(check_options(catalog, opt));
   Generator gen{catalog, opt, {}, {}};
-  const NoiseRates rates = opt.noise.scaled(opt.noise_scale);
-  const NoiseRates train_rates = opt.train_noise ? opt.train_noise->scaled(opt.noise_scale) : rates;
+  // Val and eval: the realistic mix. Train: its own rates, quantity tail and form share.
+  const SplitMix real{opt.noise.scaled(opt.noise_scale), 0, kMainFormShare};
+  const SplitMix train{opt.train_noise ? opt.train_noise->scaled(opt.noise_scale) : real.rates,
+                       opt.train_tail_share,
+                       opt.train_main_form_share ? *opt.train_main_form_share : kMainFormShare};
   for (Lang l : kAllLangs) gen.pools[(int)l] = make_pools(lang_pack(l), opt.heldout_share);
   for (const Product& p : catalog.products) {
     gen.product_words.push_back(to_lower(p.name));
@@ -234,9 +249,8 @@ Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions&
   all.reserve(opt.size);
   for (size_t i = 0; i < opt.size; ++i) {
     CARTLM_ASSIGN_OR_RETURN(Example ex, gen.draw_distinct(train_stream, i, false,
-                                                          is_val[i] ? rates : train_rates,
-                                                          is_val[i] ? 0 : opt.train_tail_share,
-                                                          seen_train, nullptr));
+                                                          is_val[i] ? real : train, seen_train,
+                                                          nullptr));
     all.push_back(std::move(ex));
     if (i % 256 == 0) bar.update(i);
   }
@@ -253,7 +267,7 @@ Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions&
   const uint64_t eval_seed = opt.eval_seed ? *opt.eval_seed : derived_eval_seed(opt.seed);
   const Rng eval_stream = Rng(eval_seed).fork(kEvalStream);
   for (size_t i = 0; i < opt.eval_size; ++i) {
-    CARTLM_ASSIGN_OR_RETURN(Example ex, gen.draw_distinct(eval_stream, i, true, rates, 0, seen_eval,
+    CARTLM_ASSIGN_OR_RETURN(Example ex, gen.draw_distinct(eval_stream, i, true, real, seen_eval,
                                                           &seen_train));
     ex.meta["split"] = "eval";
     ex.id = strformat("eval-%06zu", i + 1);

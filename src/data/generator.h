@@ -51,6 +51,9 @@ struct GeneratorOptions {
   // Train split only: this share of examples draws its quantity uniformly from 11..99
   // (draw_ground_truth). 0: the default quantity weights everywhere.
   double train_tail_share = 0;
+  // Train split only: the share of messages that name the product by its main catalog form
+  // rather than a synonym. Unset: 0.65, as in val and eval.
+  std::optional<double> train_main_form_share;
   double noise_scale = 1.0;
   bool progress = false;       // a progress bar on stderr
 };

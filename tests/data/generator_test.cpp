@@ -669,6 +669,34 @@ TEST(Generator, TrainTailShareChangesOnlyTrainQuantities) {
             std::string::npos);
 }
 
+TEST(Generator, TrainMainFormShareChangesOnlyTheTrainSplit) {
+  GeneratorOptions o;
+  o.size = 1200;
+  o.val_fraction = 0.25;
+  o.eval_size = 300;
+  auto main_share = [](const std::vector<Example>& v) {
+    size_t n = 0;
+    for (const Example& ex : v) n += ex.meta["form_kind"] == "main";
+    return (double)n / (double)v.size();
+  };
+  auto base = generate_dataset(default_catalog(), o);
+  ASSERT_TRUE(base.ok());
+  o.train_main_form_share = 0.0;
+  auto syn = generate_dataset(default_catalog(), o);
+  ASSERT_TRUE(syn.ok());
+  EXPECT_GT(main_share(base->train), 0.5);
+  // Only products without a synonym in that language still use their main form.
+  EXPECT_LT(main_share(syn->train), 0.2);
+  EXPECT_GT(main_share(syn->val), 0.5);
+  o.train_main_form_share = 1.0;
+  auto all_main = generate_dataset(default_catalog(), o);
+  ASSERT_TRUE(all_main.ok());
+  EXPECT_EQ(main_share(all_main->train), 1.0);
+  o.train_main_form_share = -0.5;
+  EXPECT_NE(generate_dataset(default_catalog(), o).status().message().find("--train-main-form-share"),
+            std::string::npos);
+}
+
 TEST(Generator, ProductTypoRateMisspellsTheProduct) {
   GeneratorOptions o;
   o.size = 800;
