@@ -28,6 +28,19 @@ bool is_pair_noun(const SurfaceForm& f) {
   return false;
 }
 
+// Items also sold by the pair, whose catalog entry has a "par de ..." form: "un par de
+// calcetines" would read as one pair (qty 1 of "par de calcetines") as well as two socks, so the
+// "couple" form (2) is not used for them.
+bool sold_in_pairs(const SurfaceForm& f) {
+  static const char* const kWords[] = {"calcetín", "media", "calceta", "zapatilla", "zapato",
+                                       "guante", "par", "pares"};
+  if (is_pair_noun(f)) return true;
+  std::string_view first = std::string_view(f.sg).substr(0, f.sg.find(' '));
+  for (const char* w : kWords)
+    if (first == w) return true;
+  return false;
+}
+
 // {qp}/{qpn} and {qpm} ("dos champús más").
 void render_qp(SlotContext& ctx, Rng& rng, bool more, Pieces& out) {
   const int q = ctx.quantity;
@@ -46,7 +59,7 @@ void render_qp(SlotContext& ctx, Rng& rng, bool more, Pieces& out) {
     // "un par de auriculares" is one pair.
     form = pick_weighted(rng, {{"digits", 0.55}, {"words", words_weight(q)},
                                {"dozen", q == 12 ? 0.22 : 0.0},
-                               {"couple", q == 2 && !is_pair_noun(f) ? 0.1 : 0.0},
+                               {"couple", q == 2 && !sold_in_pairs(f) ? 0.1 : 0.0},
                                {"half_dozen", q == 6 && !is_pair_noun(f) ? 0.12 : 0.0},
                                {"x3", 0.07}, {"3x", 0.06}, {"unit", 0.07}});
   ctx.qty_form = form;
