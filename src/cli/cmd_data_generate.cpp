@@ -160,6 +160,10 @@ void register_data_generate(CLI::App& data, int& exit_code) {
                   "A typo in the product name on top of --typo-rate (which rarely picks it); 0 "
                   "by default, meant for the train split: --train-rate product_typo=0.15")
       ->capture_default_str();
+  cmd->add_option("--action-typo-rate", n.action_typo,
+                  "A typo in a word that carries the action (remove, ubaci, quita) on top of "
+                  "--typo-rate; 0 by default, meant for the train split")
+      ->capture_default_str();
   cmd->add_option("--train-rate", args->train_rates,
                   "KIND=RATE: a different rate for the train split only (repeatable; KIND is a "
                   "rate above without -rate, e.g. --train-rate typo=0.33 --train-rate "

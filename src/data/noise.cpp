@@ -1,9 +1,11 @@
 #include "data/noise.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "core/strings.h"
 #include "core/utf8.h"
@@ -456,6 +458,47 @@ bool add_product_typo(Pieces& pieces, const std::string& product_before, bool qw
   return false;
 }
 
+bool add_action_typo(Pieces& pieces, const LangPack& pack, bool qwertz, Rng& rng) {
+  // Words of 4+ letters of the pack's verbs and first-person phrases, lower case.
+  static const auto kWords = [] {
+    std::array<std::set<std::string>, 3> words;
+    for (Lang lang : kAllLangs) {
+      const LangPack& p = lang_pack(lang);
+      auto add = [&](const char* phrase) {
+        std::string low = to_lower(phrase);
+        for (const WordSpan& w : find_words(low))
+          if (w.letters >= 4) words[(int)lang].insert(low.substr(w.start, w.len));
+      };
+      for (int a = 0; a < 2; ++a) {
+        for (const Verb& v : p.verbs[a])
+          for (const char* f : {v.imp, v.formal, v.inf, v.subj}) add(f);
+        for (const char* w : p.want[a]) add(w);
+      }
+    }
+    return words;
+  }();
+  const std::set<std::string>& verbs = kWords[(int)pack.lang];
+  struct Cand {
+    size_t piece;
+    WordSpan word;
+  };
+  std::vector<Cand> cands;
+  for (size_t p = 0; p < pieces.size(); ++p) {
+    if (pieces[p].role != PieceRole::text) continue;
+    for (const WordSpan& w : find_words(pieces[p].text))
+      if (w.letters >= 4 && verbs.count(to_lower(pieces[p].text.substr(w.start, w.len))))
+        cands.push_back({p, w});
+  }
+  if (cands.empty()) return false;
+  const Cand& c = cands[rng.uniform(cands.size())];
+  std::string& t = pieces[c.piece].text;
+  std::string word = t.substr(c.word.start, c.word.len);
+  std::string typo = random_typo(word, qwertz, rng);
+  if (typo == word) return false;
+  t.replace(c.word.start, c.word.len, typo);
+  return true;
+}
+
 std::string strip_diacritics_some(std::string_view text, double p, Rng& rng) {
   if (p >= 1) return strip_diacritics(text);
   std::string out;
@@ -643,6 +686,7 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
   bool typo = false;
   if (hit(rates.typo)) typo = add_typos(pieces, rng.bernoulli(0.3) ? 2 : 1, pack.qwertz, rng) > 0;
   if (hit(rates.product_typo)) typo |= add_product_typo(pieces, product_before, pack.qwertz, rng);
+  if (hit(rates.action_typo)) typo |= add_action_typo(pieces, pack, pack.qwertz, rng);
   if (typo) names.push_back("typo");
   double dia_rate = pack.lang == Lang::hr ? rates.diacritics
                     : pack.lang == Lang::es ? rates.diacritics * 0.35 : 0.0;

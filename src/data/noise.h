@@ -32,6 +32,8 @@ struct NoiseRates {
   // A typo in the product name, on top of `typo` (which rarely picks the product). 0 by default:
   // a train-split augmentation (--train-rate product_typo=R); the realistic mix is `typo` alone.
   double product_typo = 0.0;
+  // The same for a word that carries the action (a verb such as "remove", "ubaci", "quita").
+  double action_typo = 0.0;
 
   // Every rate times `scale`, capped at 1.
   NoiseRates scaled(double scale) const;
@@ -49,7 +51,7 @@ inline constexpr NoiseRateField kNoiseRateFields[] = {
     {"brand", &NoiseRates::brand},         {"codeswitch", &NoiseRates::codeswitch},
     {"casing", &NoiseRates::casing},       {"punct", &NoiseRates::punct},
     {"distractor", &NoiseRates::distractor}, {"detail", &NoiseRates::detail},
-    {"product_typo", &NoiseRates::product_typo}};
+    {"product_typo", &NoiseRates::product_typo}, {"action_typo", &NoiseRates::action_typo}};
 
 // Parses "KIND=RATE" (e.g. "typo=0.33") and sets that rate in `rates`. Errors name the unknown
 // kind (listing the known ones) or the rate outside [0, 1].
@@ -77,6 +79,10 @@ int add_typos(Pieces& pieces, int count, bool qwertz, Rng& rng);
 // One typo in a word of at least 4 letters of the product phrase, unless that phrase already
 // differs from `product_before` (a typo there already). Returns whether it made one.
 bool add_product_typo(Pieces& pieces, const std::string& product_before, bool qwertz, Rng& rng);
+// One typo in a word of at least 4 letters of a text piece that is one of the pack's verbs or
+// first-person phrases ("remove", "dodaj", "quiero"): the words that carry the action. Returns
+// whether it made one.
+bool add_action_typo(Pieces& pieces, const LangPack& pack, bool qwertz, Rng& rng);
 
 // Drops diacritics word by word with probability `p` per word (p = 1: the whole text).
 std::string strip_diacritics_some(std::string_view text, double p, Rng& rng);

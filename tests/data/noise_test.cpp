@@ -111,6 +111,31 @@ TEST(Typo, AddProductTypoChangesOneProductWordOnly) {
   EXPECT_EQ(short_name[1].text, "tea");
 }
 
+TEST(Typo, AddActionTypoMisspellsAVerb) {
+  Rng rng(9);
+  int remove_hits = 0;
+  for (int rep = 0; rep < 200; ++rep) {
+    Pieces pieces = {text_piece("please remove "), qty_piece("twelve"), text_piece(" "),
+                     product_piece("wireless headphones"), text_piece(" from my cart")};
+    ASSERT_TRUE(add_action_typo(pieces, en_pack(), false, rng));
+    EXPECT_EQ(pieces[1].text, "twelve");
+    EXPECT_EQ(pieces[3].text, "wireless headphones");
+    EXPECT_EQ(pieces[4].text, " from my cart");
+    // "please" is not a verb of the pack: only "remove" changes.
+    EXPECT_EQ(pieces[0].text.substr(0, 7), "please ");
+    remove_hits += pieces[0].text != "please remove ";
+  }
+  EXPECT_EQ(remove_hits, 200);
+  Pieces hr = {text_piece("Ej, ubaci "), qty_piece("dvije"), text_piece(" "),
+               product_piece("čaše")};
+  ASSERT_TRUE(add_action_typo(hr, hr_pack(), true, rng));
+  EXPECT_NE(hr[0].text, "Ej, ubaci ");
+  EXPECT_EQ(hr[0].text.substr(0, 4), "Ej, ");
+  Pieces none = {text_piece("hello there "), product_piece("lip balm")};
+  EXPECT_FALSE(add_action_typo(none, en_pack(), false, rng));
+  EXPECT_EQ(none[0].text, "hello there ");
+}
+
 TEST(Typo, AddTyposNeverTouchesQuantityAndAtMostOnceTheProduct) {
   Rng rng(11);
   int product_hits = 0;
