@@ -611,11 +611,17 @@ double noise_share(const std::vector<Example>& examples, const std::string& kind
   return examples.empty() ? 0.0 : (double)n / (double)examples.size();
 }
 
-TEST(Generator, TrainRatesChangeOnlyTheTrainSplit) {
+// Big enough splits to compare shares between train and val/eval, small enough to be quick.
+GeneratorOptions split_test_options() {
   GeneratorOptions o;
   o.size = 1200;
   o.val_fraction = 0.25;
   o.eval_size = 300;
+  return o;
+}
+
+TEST(Generator, TrainRatesChangeOnlyTheTrainSplit) {
+  GeneratorOptions o = split_test_options();
   auto base = generate_dataset(default_catalog(), o);
   ASSERT_TRUE(base.ok());
   o.train_noise = o.noise;
@@ -639,10 +645,7 @@ TEST(Generator, TrainRatesChangeOnlyTheTrainSplit) {
 }
 
 TEST(Generator, TrainTailShareChangesOnlyTrainQuantities) {
-  GeneratorOptions o;
-  o.size = 1200;
-  o.val_fraction = 0.25;
-  o.eval_size = 300;
+  GeneratorOptions o = split_test_options();
   auto base = generate_dataset(default_catalog(), o);
   ASSERT_TRUE(base.ok());
   o.train_tail_share = 0.5;
@@ -670,10 +673,7 @@ TEST(Generator, TrainTailShareChangesOnlyTrainQuantities) {
 }
 
 TEST(Generator, TrainMainFormShareChangesOnlyTheTrainSplit) {
-  GeneratorOptions o;
-  o.size = 1200;
-  o.val_fraction = 0.25;
-  o.eval_size = 300;
+  GeneratorOptions o = split_test_options();
   auto main_share = [](const std::vector<Example>& v) {
     size_t n = 0;
     for (const Example& ex : v) n += ex.meta["form_kind"] == "main";

@@ -87,11 +87,16 @@ TEST(Typo, KeyboardNeighboursFollowTheLayout) {
   EXPECT_TRUE(up == 'Q' || up == 'W' || up == 'S' || up == 'Z') << up;
 }
 
+// "please remove " "twelve" " " "wireless headphones" " from my cart"
+Pieces remove_headphones() {
+  return {text_piece("please remove "), qty_piece("twelve"), text_piece(" "),
+          product_piece("wireless headphones"), text_piece(" from my cart")};
+}
+
 TEST(Typo, AddProductTypoChangesOneProductWordOnly) {
   Rng rng(5);
   for (int rep = 0; rep < 200; ++rep) {
-    Pieces pieces = {text_piece("please remove "), qty_piece("twelve"), text_piece(" "),
-                     product_piece("wireless headphones"), text_piece(" from my cart")};
+    Pieces pieces = remove_headphones();
     ASSERT_TRUE(add_product_typo(pieces, "wireless headphones", false, rng));
     EXPECT_EQ(pieces[0].text, "please remove ");
     EXPECT_EQ(pieces[1].text, "twelve");
@@ -115,8 +120,7 @@ TEST(Typo, AddActionTypoMisspellsAVerb) {
   Rng rng(9);
   int remove_hits = 0;
   for (int rep = 0; rep < 200; ++rep) {
-    Pieces pieces = {text_piece("please remove "), qty_piece("twelve"), text_piece(" "),
-                     product_piece("wireless headphones"), text_piece(" from my cart")};
+    Pieces pieces = remove_headphones();
     ASSERT_TRUE(add_action_typo(pieces, en_pack(), false, rng));
     EXPECT_EQ(pieces[1].text, "twelve");
     EXPECT_EQ(pieces[3].text, "wireless headphones");
