@@ -40,7 +40,7 @@ struct TrainArgs {
   int threads = 0;
   size_t max_seq = 0;
   // Tiny model: generated data size, tokenizer and shape.
-  size_t gen_size = 90000;
+  size_t gen_size = kTinyGenSize;
   // 2048 rather than 1024: shorter sequences for about the same time per step; val exact match
   // 95.35% and 95.20% for two seeds against 93.60% and 93.05% (2000 held-out val messages,
   // 90k examples, 1 epoch; val loss 0.011 against 0.014).

@@ -89,6 +89,10 @@ Status write_dataset_files(const Dataset& dataset, const std::string& dir, bool 
 //  product 46 -> 34).
 inline constexpr const char* kTinyTrainRates[] = {"typo=0.33", "distractor=0.15", "product_typo=0.2"};
 inline constexpr double kTinyTrainTailShare = 0.25;
+// Train + val size for the tiny model (500 of them val), one epoch. 120k rather than 90k: val
+// exact match 96.85% against 96.40% with the augmentation above, training about 8.5 instead of
+// 6.3 minutes on 2 cores (within the 10-minute goal).
+inline constexpr size_t kTinyGenSize = 120000;
 
 uint64_t derived_eval_seed(uint64_t seed);
 // Template `id` is held out for eval with this share (see above).
