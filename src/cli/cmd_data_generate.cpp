@@ -158,7 +158,7 @@ void register_data_generate(CLI::App& data, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--product-typo-rate", n.product_typo,
                   "A typo in the product name on top of --typo-rate (which rarely picks it); 0 "
-                  "by default, meant for the train split: --train-rate product_typo=0.15")
+                  "by default, meant for the train split: --train-rate product_typo=0.2")
       ->capture_default_str();
   cmd->add_option("--action-typo-rate", n.action_typo,
                   "A typo in a word that carries the action (remove, ubaci, quita) on top of "
@@ -171,8 +171,9 @@ void register_data_generate(CLI::App& data, int& exit_code) {
                   "the realistic mix");
   cmd->add_option("--train-tail-share", o.train_tail_share,
                   "Share of train examples whose quantity is drawn uniformly from 11..99 rather "
-                  "than from the realistic weights (1 most often, round numbers, about 2% in "
-                  "11..99); val and eval keep the realistic weights")
+                  "than from the realistic weights (1 most often, then small and round numbers; "
+                  "about 2% of them uniform over 11..99); val and eval keep the realistic "
+                  "weights")
       ->capture_default_str();
   cmd->add_option("--train-main-form-share", o.train_main_form_share,
                   "Share of train messages that name the product by its main catalog name rather "
