@@ -396,6 +396,15 @@ std::string random_typo(std::string_view word, bool qwertz, Rng& rng) {
   return std::string(word);
 }
 
+// Gives the word at text[start, start + len) a random typo; false when no kind changes it.
+static bool misspell_span(std::string& text, size_t start, size_t len, bool qwertz, Rng& rng) {
+  std::string word = text.substr(start, len);
+  std::string typo = random_typo(word, qwertz, rng);
+  if (typo == word) return false;
+  text.replace(start, len, typo);
+  return true;
+}
+
 int add_typos(Pieces& pieces, int count, bool qwertz, Rng& rng) {
   struct Cand {
     size_t piece, start, len;
@@ -429,14 +438,7 @@ int add_typos(Pieces& pieces, int count, bool qwertz, Rng& rng) {
     return a.piece != b.piece ? a.piece > b.piece : a.start > b.start;
   });
   int made = 0;
-  for (const Cand& c : chosen) {
-    std::string& t = pieces[c.piece].text;
-    std::string word = t.substr(c.start, c.len);
-    std::string typo = random_typo(word, qwertz, rng);
-    if (typo == word) continue;
-    t.replace(c.start, c.len, typo);
-    ++made;
-  }
+  for (const Cand& c : chosen) made += misspell_span(pieces[c.piece].text, c.start, c.len, qwertz, rng);
   return made;
 }
 
@@ -449,11 +451,7 @@ bool add_product_typo(Pieces& pieces, const std::string& product_before, bool qw
       if (w.letters >= 4) words.push_back(w);
     if (words.empty()) return false;
     const WordSpan& w = words[rng.uniform(words.size())];
-    std::string word = piece.text.substr(w.start, w.len);
-    std::string typo = random_typo(word, qwertz, rng);
-    if (typo == word) return false;
-    piece.text.replace(w.start, w.len, typo);
-    return true;
+    return misspell_span(piece.text, w.start, w.len, qwertz, rng);
   }
   return false;
 }
@@ -491,12 +489,7 @@ bool add_action_typo(Pieces& pieces, const LangPack& pack, bool qwertz, Rng& rng
   }
   if (cands.empty()) return false;
   const Cand& c = cands[rng.uniform(cands.size())];
-  std::string& t = pieces[c.piece].text;
-  std::string word = t.substr(c.word.start, c.word.len);
-  std::string typo = random_typo(word, qwertz, rng);
-  if (typo == word) return false;
-  t.replace(c.word.start, c.word.len, typo);
-  return true;
+  return misspell_span(pieces[c.piece].text, c.word.start, c.word.len, qwertz, rng);
 }
 
 std::string strip_diacritics_some(std::string_view text, double p, Rng& rng) {
