@@ -71,7 +71,7 @@ bool cpu_has_avx512() {
   // libgcc's detection also checks that the OS saves the zmm state (XCR0).
   return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512dq");
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
 #else
   return false;
 #endif
@@ -102,6 +102,9 @@ const KernelTable* avx512_table() {
     k.isa = "avx512";
     fill_kernels_avx512(&k);
     fill_qdot_avx512(&k);
+    fill_qdot_pairs_avx512(&k);
+    fill_qdot_q6_k_avx512(&k);
+    fill_qdot_q45_k_avx512(&k);
     return k;
   }();
   return cpu_has_avx512() ? &t : nullptr;

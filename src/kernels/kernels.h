@@ -65,6 +65,20 @@ using QDotFn = float (*)(const void* w, const void* a, size_t n);
 // bit-identical to the single-row slot (prefill unpacks each weight block once for nt tokens).
 using QDotRowsFn = void (*)(const void* w, const void* a, size_t a_stride, size_t nt, size_t n,
                             float* y, size_t y_stride);
+// An activation row laid out for one weight format's kernel, once per matmul call, so that the
+// per-row work is only the weight side (AVX-512 Q4_0/Q8_0: src/kernels/avx512/qdot_pairs_avx512.cpp).
+// x[n] -> n / 64 PreparedQ8Pair, where n % 64 == 0.
+using PrepActFn = void (*)(const float* x, void* out, size_t n);
+// Two Q8_0 blocks of a prepared row: their 64 bytes in the kernel's lane order, the value each
+// int32 lane's dpbusd starts from (-8 * the sum of its 4 bytes: Q4_0's offset; Q8_0 shifts it),
+// and each lane's
+// activation scale as f32.
+struct PreparedQ8Pair {
+  int8_t qs[64];
+  int32_t start[16];
+  float d[16];
+};
+static_assert(sizeof(PreparedQ8Pair) == 192);
 // x[n] -> n / block_size activation blocks (Q8_0, Q8_1 or Q8_K), byte-identical to llama.cpp's
 // quantize_row_q8_*_ref (the quant module's traits use quantize_act_q8_*_ref below for these
 // formats; tests/quant/llama_cpp_digest_test.cpp pins the bytes).
@@ -100,6 +114,12 @@ struct KernelTable {
   // Multi-row forms where an ISA has one (empty otherwise: matmul then loops over qdot). Not
   // listed by kernel_slots(): the scalar table has none.
   Kernel<QDotRowsFn> qdot4_q4_0, qdot4_q8_0, qdot4_q4_k, qdot4_q5_k, qdot4_q6_k;
+  // Prepared-activation path for Q4_0 and Q8_0 weights (AVX-512 VNNI only; empty elsewhere, also
+  // not listed by kernel_slots()): when in % 64 == 0 matmul prepares each activation row with
+  // prep_q8_0_pairs and calls qdotp_* (QDotRowsFn on prepared rows), which give exactly the
+  // values of qdot_q4_0 / qdot_q8_0 on the plain Q8_0 rows.
+  Kernel<PrepActFn> prep_q8_0_pairs;
+  Kernel<QDotRowsFn> qdotp_q4_0, qdotp_q8_0;
   // Activation quantizers: the scalar reference in every table (their bytes must match the quant
   // module's exactly; they cost one pass over the activations per matmul).
   Kernel<QuantizeActFn> quantize_q8_0, quantize_q8_1, quantize_q8_k;

@@ -101,7 +101,7 @@ struct QCtx {
 };
 
 void qmatmul_rows(const QCtx& m, size_t r0, size_t r1) {
-  if (m.T == 1) {
+  if (m.T == 1 && m.dot) {
     for (size_t r = r0; r < r1; ++r)
       m.y[r] = m.dot(m.w + r * m.row_bytes, m.xq, m.in) + (m.bias ? m.bias[r] : 0.0f);
     return;
@@ -141,13 +141,20 @@ void matmul_quantized(const KernelTable& k, const float* x, size_t ldx, size_t T
   CARTLM_CHECK(at != DType::F32 && info != nullptr);
   CARTLM_CHECK(in % info->block_size == 0 && in % (at == DType::Q8_K ? kQKK : kQK) == 0);
   if (T == 0 || out == 0) return;
-  const QDotFn dot = qdot_fn(k, wtype);
-  const QuantizeActFn quant = quantize_act_fn(k, at);
-  CARTLM_CHECK(dot != nullptr && quant != nullptr);
+  // The prepared path (AVX-512 Q4_0/Q8_0) gives exactly the qdot values; it depends only on
+  // wtype and `in`, never on T, so prefill and decode still agree bit for bit.
+  const QDotRowsFn prepared_rows = wtype == DType::Q4_0   ? k.qdotp_q4_0.fn
+                                   : wtype == DType::Q8_0 ? k.qdotp_q8_0.fn
+                                                          : nullptr;
+  const bool prepared = prepared_rows && k.prep_q8_0_pairs.fn && in % 64 == 0;
+  const QDotFn dot = prepared ? nullptr : qdot_fn(k, wtype);
+  const QuantizeActFn quant = prepared ? k.prep_q8_0_pairs.fn : quantize_act_fn(k, at);
+  CARTLM_CHECK((prepared || dot != nullptr) && quant != nullptr);
 
   // Per calling thread, grown once to the largest call; workers only read it during this call.
   thread_local std::vector<uint8_t> scratch;
-  const size_t act_bytes = quantized_act_bytes(at, in);
+  const size_t act_bytes =
+      prepared ? in / 64 * sizeof(PreparedQ8Pair) : quantized_act_bytes(at, in);
   if (scratch.size() < T * act_bytes) scratch.resize(T * act_bytes);
   uint8_t* xq = scratch.data();
   // Below kMinParallelMacs the pool costs more than it saves (kernels.h).
@@ -159,8 +166,8 @@ void matmul_quantized(const KernelTable& k, const float* x, size_t ldx, size_t T
   else
     for (size_t t = 0; t < T; ++t) quant(x + t * ldx, xq + t * act_bytes, in);
 
-  QCtx ctx{dot, qdot_rows_fn(k, wtype), static_cast<const uint8_t*>(w), (size_t)dtype_row_bytes(wtype, in), in, xq,
-           act_bytes, T, bias, y, ldy};
+  QCtx ctx{dot, prepared ? prepared_rows : qdot_rows_fn(k, wtype), static_cast<const uint8_t*>(w),
+           (size_t)dtype_row_bytes(wtype, in), in, xq, act_bytes, T, bias, y, ldy};
   if (parallel)
     pool->parallel_for(out, kRowTile, [&](size_t b, size_t e) { qmatmul_rows(ctx, b, e); });
   else

@@ -308,6 +308,80 @@ TEST(QDot, MultiRowFormsEqualSingleRow) {
   }
 }
 
+// The prepared path (AVX-512, Q4_0 and Q8_0 weights): the prepared row holds exactly the Q8_0
+// quantization of x in the pair lane order, each lane's dpbusd start is -8 * the sum of its 4
+// bytes, and the rows forms give bit for bit the single-row qdot's value on the plain Q8_0 row
+// (which matches the scalar twin within the usual tolerance, also for odd block counts).
+TEST(QDot, PreparedPathEqualsQdot) {
+  Rng rng(16);
+  int tested = 0;
+  for (const KernelTable* k : supported_kernel_tables()) {
+    for (DType t : {DType::Q4_0, DType::Q8_0}) {
+      for (size_t n : {size_t(96), size_t(160)}) {  // odd block counts: qdot's one-block tail
+        std::vector<uint8_t> w = random_weights(rng, t, 1, n);
+        std::vector<float> x(n);
+        for (float& v : x) v = (float)rng.normal();
+        std::vector<uint8_t> a = quantize_acts(scalar_kernels(), t, x.data(), 1, n);
+        EXPECT_NEAR(qdot_fn(*k, t)(w.data(), a.data(), n), qdot_fn(scalar_kernels(), t)(w.data(), a.data(), n),
+                    qdot_tolerance(t, w.data(), a.data(), n)) << k->isa << " " << dtype_name(t) << " n " << n;
+      }
+    }
+    if (!k->prep_q8_0_pairs.fn) continue;
+    ASSERT_NE(k->qdotp_q4_0.fn, nullptr);
+    ASSERT_NE(k->qdotp_q8_0.fn, nullptr);
+    ++tested;
+    for (size_t n : {size_t(64), size_t(192), size_t(2048)}) {
+      const std::string tag = std::string(k->isa) + " n " + std::to_string(n);
+      for (int rep = 0; rep < 4; ++rep) {
+        std::vector<float> x(4 * n);
+        for (float& v : x) v = (float)(rng.normal() * (rep + 1));
+        const size_t pb = n / 64 * sizeof(PreparedQ8Pair);
+        std::vector<uint8_t> prep(4 * pb);
+        for (size_t t = 0; t < 4; ++t) k->prep_q8_0_pairs.fn(x.data() + t * n, prep.data() + t * pb, n);
+        std::vector<uint8_t> a = quantize_acts(*k, DType::Q8_0, x.data(), 4, n);
+        const size_t ab = a.size() / 4;
+        // Layout of row 0.
+        const BlockQ8_0* q = reinterpret_cast<const BlockQ8_0*>(a.data());
+        const PreparedQ8Pair* p = reinterpret_cast<const PreparedQ8Pair*>(prep.data());
+        for (size_t j = 0; j < n / 64; ++j) {
+          const BlockQ8_0 &b0 = q[2 * j], &b1 = q[2 * j + 1];
+          for (int e = 0; e < 16; ++e) {
+            ASSERT_EQ(p[j].qs[e], b0.qs[e]) << tag;
+            ASSERT_EQ(p[j].qs[16 + e], b1.qs[e]) << tag;
+            ASSERT_EQ(p[j].qs[32 + e], b0.qs[16 + e]) << tag;
+            ASSERT_EQ(p[j].qs[48 + e], b1.qs[16 + e]) << tag;
+          }
+          for (int lane = 0; lane < 16; ++lane) {
+            int sum = 0;
+            for (int b = 0; b < 4; ++b) sum += p[j].qs[4 * lane + b];
+            EXPECT_EQ(p[j].start[lane], -8 * sum) << tag << " lane " << lane;
+            const uint16_t d = (lane / 4) % 2 == 0 ? b0.d : b1.d;
+            EXPECT_EQ(p[j].d[lane], fp16_to_fp32(d)) << tag << " lane " << lane;
+          }
+        }
+        for (DType t : {DType::Q4_0, DType::Q8_0}) {
+          // Fills: all bits set (Q4_0 15s, Q8_0 -1s), none, the int8 extremes, random.
+          static const int kFills[] = {0xFF, 0x00, 0x81, -1};
+          std::vector<uint8_t> w = random_weights(rng, t, 1, n, kFills[rep]);
+          const QDotRowsFn rows = t == DType::Q4_0 ? k->qdotp_q4_0.fn : k->qdotp_q8_0.fn;
+          for (size_t nt = 1; nt <= 4; ++nt) {
+            float y[8];
+            std::fill(y, y + 8, -1.0f);
+            rows(w.data(), prep.data(), pb, nt, n, y, 2);
+            for (size_t r = 0; r < nt; ++r)
+              EXPECT_EQ(y[2 * r], qdot_fn(*k, t)(w.data(), a.data() + r * ab, n))
+                  << tag << " " << dtype_name(t) << " nt " << nt << " row " << r;
+            EXPECT_EQ(y[1], -1.0f);
+          }
+        }
+      }
+    }
+  }
+  if (std::string(supported_kernel_tables().back()->isa) == "avx512") {
+    EXPECT_EQ(tested, 1);
+  }
+}
+
 // The table-free matmul() uses the active table; without bias every element is the plain qdot.
 TEST(QMatmul, ActiveTableWithoutBias) {
   Rng rng(14);
