@@ -103,7 +103,7 @@ const KernelTable* avx512_table() {
     fill_kernels_avx512(&k);
     fill_qdot_avx512(&k);
     fill_qdot_pairs_avx512(&k);
-    fill_qdot_q6_k_avx512(&k);
+    fill_qdot_q36_k_avx512(&k);
     fill_qdot_q45_k_avx512(&k);
     return k;
   }();

@@ -17,7 +17,7 @@ void fill_qdot_avx2(KernelTable* k);
 void fill_qdot_avx512(KernelTable* k);
 // 512-bit VNNI kernels that replace slots fill_qdot_avx512 filled 
 void fill_qdot_pairs_avx512(KernelTable* k);  // avx512/qdot_pairs_avx512.cpp
-void fill_qdot_q6_k_avx512(KernelTable* k);  // avx512/qdot_q6_k_avx512.cpp
+void fill_qdot_q36_k_avx512(KernelTable* k);  // avx512/qdot_q36_k_avx512.cpp
 void fill_qdot_q45_k_avx512(KernelTable* k);  // avx512/qdot_q45_k_avx512.cpp
 
 // matmul_strided on a block-quantized weight type (src/kernels/qmatmul.cpp).
