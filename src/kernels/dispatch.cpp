@@ -102,9 +102,7 @@ const KernelTable* avx512_table() {
     k.isa = "avx512";
     fill_kernels_avx512(&k);
     fill_qdot_avx512(&k);
-    fill_qdot_pairs_avx512(&k);
-    fill_qdot_q36_k_avx512(&k);
-    fill_qdot_q45_k_avx512(&k);
+    fill_qdot_zmm_avx512(&k);
     return k;
   }();
   return cpu_has_avx512() ? &t : nullptr;

@@ -15,10 +15,8 @@ void fill_kernels_avx512(KernelTable* k);
 // The quantized-dot slots (src/kernels/avx2/qdot_avx2.cpp, src/kernels/avx512/qdot_avx512.cpp).
 void fill_qdot_avx2(KernelTable* k);
 void fill_qdot_avx512(KernelTable* k);
-// 512-bit VNNI kernels that replace slots fill_qdot_avx512 filled 
-void fill_qdot_pairs_avx512(KernelTable* k);  // avx512/qdot_pairs_avx512.cpp
-void fill_qdot_q36_k_avx512(KernelTable* k);  // avx512/qdot_q36_k_avx512.cpp
-void fill_qdot_q45_k_avx512(KernelTable* k);  // avx512/qdot_q45_k_avx512.cpp
+// The 512-bit VNNI qdot slots, applied after fill_qdot_avx512 (avx512/qdot_zmm_avx512.cpp).
+void fill_qdot_zmm_avx512(KernelTable* k);
 
 // matmul_strided on a block-quantized weight type (src/kernels/qmatmul.cpp).
 void matmul_quantized(const KernelTable& k, const float* x, size_t ldx, size_t T, size_t in,

@@ -66,7 +66,7 @@ using QDotFn = float (*)(const void* w, const void* a, size_t n);
 using QDotRowsFn = void (*)(const void* w, const void* a, size_t a_stride, size_t nt, size_t n,
                             float* y, size_t y_stride);
 // An activation row laid out for one weight format's kernel, once per matmul call, so that the
-// per-row work is only the weight side (AVX-512 Q4_0/Q8_0: src/kernels/avx512/qdot_pairs_avx512.cpp).
+// per-row work is only the weight side (AVX-512 Q4_0/Q8_0: src/kernels/avx512/qdot_zmm_avx512.cpp).
 // x[n] -> n / 64 PreparedQ8Pair, where n % 64 == 0.
 using PrepActFn = void (*)(const float* x, void* out, size_t n);
 // Two Q8_0 blocks of a prepared row: their 64 bytes in the kernel's lane order, the value each
