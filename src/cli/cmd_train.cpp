@@ -69,7 +69,9 @@ struct TrainArgs {
 // each phrasing once instead of three times.
 constexpr int kTinyEpochs = 1;
 constexpr size_t kTinyBatch = 32;
-constexpr double kTinyLr = 1e-3;  // 3e-3 stalled at val loss 0.36 (epoch 1)
+// Validation exact match on val2 (2,000 held-out messages), seeds 42 / 7: 5e-4 96.65% / -,
+// 7e-4 97.55% / 96.90%, 1e-3 96.85% / 96.65%, 1.5e-3 94.70% / - (3e-3 stalled at val loss 0.36).
+constexpr double kTinyLr = 7e-4;
 constexpr double kTinyWarmup = 0.05;
 constexpr double kTinyWeightDecay = 0.01;
 constexpr int64_t kTinyLayers = 2;
