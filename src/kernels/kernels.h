@@ -71,8 +71,7 @@ using QDotRowsFn = void (*)(const void* w, const void* a, size_t a_stride, size_
 using PrepActFn = void (*)(const float* x, void* out, size_t n);
 // Two Q8_0 blocks of a prepared row: their 64 bytes in the kernel's lane order, the value each
 // int32 lane's dpbusd starts from (-8 * the sum of its 4 bytes: Q4_0's offset; Q8_0 shifts it),
-// and each lane's
-// activation scale as f32.
+// and each lane's activation scale as f32.
 struct PreparedQ8Pair {
   int8_t qs[64];
   int32_t start[16];

@@ -35,14 +35,29 @@ namespace {
 // 256-bit kernel 34.6; here without prefetch ~39, 1 KiB ahead 38.6, 2 KiB 43.1-50.7, 4 KiB 51.2,
 // 8 KiB 54.4-59.1, 16 KiB 53.8 (Q4_K_M: 2 KiB 53.0, 8 KiB 54.2, 16 KiB 53.2).
 constexpr size_t kPrefetch = 8192;
-template <class Block>
-CARTLM_INLINE void prefetch_block(const Block* b) {
-  for (size_t off = 0; off < sizeof(Block); off += 64)
-    _mm_prefetch(reinterpret_cast<const char*>(b) + kPrefetch + off, _MM_HINT_T0);
+// Every line of the `bytes` weight bytes at p, kPrefetch bytes ahead.
+CARTLM_INLINE void prefetch_ahead(const void* p, size_t bytes) {
+  for (size_t off = 0; off < bytes; off += 64)
+    _mm_prefetch(static_cast<const char*>(p) + kPrefetch + off, _MM_HINT_T0);
 }
+
+#include "kernels/avx2/kquant_scales.inc"
 
 template <class A, class B> constexpr bool kSame = false;
 template <class A> constexpr bool kSame<A, A> = true;
+
+// The 256 quants of a K-quant block (q[g]: elements 64g .. 64g + 63, unsigned) against the
+// activation bytes: 16 int32 lanes, each lane's 4 products times its sub-block scale (sc[g]),
+// summed over the 4 groups. (maddubs + dpwssd instead of dpbusd + mullo was 10-15% slower on
+// Zen 4, qdot_bench.)
+CARTLM_INLINE __m512i scaled_sums(const __m512i q[4], const __m512i sc[4], const int8_t* a) {
+  __m512i s = _mm512_setzero_si512();
+  for (int g = 0; g < 4; ++g) {
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[g], _mm512_loadu_si512(a + 64 * g));
+    s = _mm512_add_epi32(s, _mm512_mullo_epi32(p, sc[g]));
+  }
+  return s;
+}
 
 // ------------------------------------------------------------------------------------------------
 // Q4_0 and Q8_0: pairs of blocks
@@ -69,8 +84,9 @@ template <class A> constexpr bool kSame<A, A> = true;
 //
 // qdot_q4_0 / qdot_q8_0 (the single-row slots, Q8_0 activation as everywhere else) build the
 // same vectors from the plain Q8_0 blocks on the fly and run the same arithmetic, so matmul's
-// prepared path gives bit for bit what one qdot per element gives. A row with an odd number of blocks ends with
-// one block whose partner lanes are zero; the prepared path is only used when n % 64 == 0.
+// prepared path gives bit for bit what one qdot per element gives. A row with an odd number of
+// blocks ends with one block whose partner lanes are zero; the prepared path is only used when
+// n % 64 == 0.
 
 // Lane i of the result = element (lane pattern) of two f16 scales: 0-3, 8-11 <- s0; 4-7, 12-15 <- s1.
 CARTLM_INLINE __m512 pair_scales(uint16_t s0, uint16_t s1) {
@@ -164,9 +180,7 @@ CARTLM_INLINE void prepared_rows(const void* vw, const uint8_t* ap, size_t as, s
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (size_t j = 0; j < n / 64; ++j) {
-    const char* line = reinterpret_cast<const char*>(&w[2 * j]) + kPrefetch;
-    _mm_prefetch(line, _MM_HINT_T0);
-    if constexpr (sizeof(Block) * 2 > 64) _mm_prefetch(line + 64, _MM_HINT_T0);
+    prefetch_ahead(&w[2 * j], 2 * sizeof(Block));
     const __m512i q = pair_weights(&w[2 * j], &w[2 * j + 1]);
     const __m512 dw = pair_scales(w[2 * j].d, w[2 * j + 1].d);
     for (int t = 0; t < NT; ++t) {
@@ -182,9 +196,9 @@ CARTLM_INLINE void prepared_rows(const void* vw, const uint8_t* ap, size_t as, s
 // Q3_K and Q6_K
 // ------------------------------------------------------------------------------------------------
 
-// Q6_K is the output matrix of llama.cpp's Q4_0/Q3_K_M/
-// Q4_K_M/Q5_K_M mixes (a fifth of a Q4_0 1B model's bytes), so its decode speed matters beyond
-// the Q6_K type itself; Q3_K is the bulk of Q3_K_S/M/L.
+// Q6_K is the output matrix of llama.cpp's Q4_0/Q3_K_M/Q4_K_M/Q5_K_M mixes (a fifth of a Q4_0 1B
+// model's bytes), so its decode speed matters beyond the Q6_K type itself; Q3_K is the bulk of
+// Q3_K_S/M/L.
 //
 // Both have 256-weight blocks of 16 sub-blocks of 16 with an int8 scale each (Q3_K: 6 bits minus
 // 32) and unsigned quants u with value u - offset (Q6_K: u in 0..63, offset 32; Q3_K: u in 0..7,
@@ -196,7 +210,6 @@ CARTLM_INLINE void prepared_rows(const void* vw, const uint8_t* ap, size_t as, s
 // Integers are exact (lanes stay below 2^31); only the f32 combination of blocks differs from
 // the scalar twin. The multi-row form runs the single-row arithmetic per token, so prefill and
 // decode agree bit for bit.
-//
 
 // Block -> 64 unsigned quants per group g (elements 64g .. 64g + 63) and the 16 int8 scales.
 CARTLM_INLINE void unpack_q6_k(const BlockQ6_K& b, __m512i q[4], __m128i* scales) {
@@ -229,14 +242,7 @@ CARTLM_INLINE void unpack_q3_k(const BlockQ3_K& b, __m512i q[4], __m128i* scales
       q[2 * j + hh] = _mm512_or_si512(low, _mm512_slli_epi16(hb, 2));
     }
   }
-  constexpr uint32_t kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
-  uint32_t aux[3];
-  std::memcpy(aux, b.scales, 12);
-  const __m128i s = _mm_set_epi32((int)(((aux[1] >> 4) & kmask2) | (((aux[2] >> 6) & kmask1) << 4)),
-                                  (int)(((aux[0] >> 4) & kmask2) | (((aux[2] >> 4) & kmask1) << 4)),
-                                  (int)((aux[1] & kmask2) | (((aux[2] >> 2) & kmask1) << 4)),
-                                  (int)((aux[0] & kmask2) | (((aux[2] >> 0) & kmask1) << 4)));
-  *scales = _mm_sub_epi8(s, _mm_set1_epi8(32));
+  *scales = unpack_scales_q3_k(b.scales);
 }
 
 CARTLM_INLINE void unpack(const BlockQ6_K& b, __m512i q[4], __m128i* scales) { unpack_q6_k(b, q, scales); }
@@ -254,7 +260,7 @@ CARTLM_INLINE void q36_k_rows(const void* vw, const uint8_t* va, size_t as, size
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (size_t i = 0; i < n / kQKK; ++i) {
     const Block& b = w[i];
-    prefetch_block(&b);
+    prefetch_ahead(&b, sizeof(Block));
     __m512i q[4];
     __m128i sc8;
     unpack(b, q, &sc8);
@@ -266,12 +272,7 @@ CARTLM_INLINE void q36_k_rows(const void* vw, const uint8_t* va, size_t as, size
     const float wd = _cvtsh_ss(b.d);
     for (int t = 0; t < NT; ++t) {
       const BlockQ8_K& a = reinterpret_cast<const BlockQ8_K*>(va + t * as)[i];
-      __m512i s = _mm512_setzero_si512();
-      for (int g = 0; g < 4; ++g) {
-        const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[g],
-                                              _mm512_loadu_si512(a.qs + 64 * g));
-        s = _mm512_add_epi32(s, _mm512_mullo_epi32(p, sc[g]));
-      }
+      __m512i s = scaled_sums(q, sc, a.qs);
       // offset * sum_j scale_j * bsum_j, in the low 8 lanes.
       const __m256i c = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i*)a.bsums));
       s = _mm512_sub_epi32(s, _mm512_zextsi256_si512(_mm256_slli_epi32(c, kOffsetShift<Block>)));
@@ -290,26 +291,12 @@ CARTLM_INLINE void q36_k_rows(const void* vw, const uint8_t* va, size_t as, size
 // A 256-weight block has 8 sub-blocks of 32 with a 6-bit scale and min each. The quants of
 // sub-blocks 2j and 2j + 1 are the low and high nibbles of qs[32j .. 32j + 31]; one 64-byte load
 // holds two such chunks, and two 128-bit-lane shuffles put the nibbles back in element order
-// (64 weights per vector, matching 64 contiguous activation bytes). dpbusd lanes 0-7 then belong to
-// the even sub-block, 8-15 to the odd one, and are multiplied by its scale; the mins use the
+// (64 weights per vector, matching 64 contiguous activation bytes). dpbusd lanes 0-7 then belong
+// to the even sub-block, 8-15 to the odd one, and are multiplied by its scale; the mins use the
 // activation's 16-element sums (Q8_K bsums), as in the 256-bit kernel:
 //   d * sum_s scale_s * sum q*a  -  dmin * sum_s min_s * sum a.
 // Integers are exact; only the f32 combination of blocks differs from the scalar twin. The
 // multi-row form runs the single-row arithmetic per token (prefill == decode bit for bit).
-//
-
-// The 12 packed 6-bit scale/min bytes -> 8 scales then 8 mins, as bytes (llama.cpp's layout).
-CARTLM_INLINE __m128i unpack_scales_mins(const uint8_t* scales) {
-  constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-  uint32_t u[4];
-  std::memcpy(u, scales, 12);
-  u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
-  const uint32_t mins_lo = u[1] & kmask1;
-  u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
-  u[2] = mins_lo;
-  u[0] &= kmask1;
-  return _mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]);
-}
 
 template <bool kQ5, class Block, int NT>
 CARTLM_INLINE void q45_k_rows(const void* vw, const uint8_t* va, size_t as, size_t n, float* y,
@@ -321,8 +308,8 @@ CARTLM_INLINE void q45_k_rows(const void* vw, const uint8_t* va, size_t as, size
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps(), acc_m[t] = _mm_setzero_ps();
   for (size_t i = 0; i < n / kQKK; ++i) {
     const Block& b = w[i];
-    prefetch_block(&b);
-    const __m128i sm8 = unpack_scales_mins(b.scales);
+    prefetch_ahead(&b, sizeof(Block));
+    const __m128i sm8 = unpack_scales_k4(b.scales);
     const __m128i mins = _mm_cvtepu8_epi16(_mm_srli_si128(sm8, 8));
     const __m512i sc32 = _mm512_cvtepu8_epi32(sm8);  // lanes 0-7: the 8 scales
     // q[g]: elements 64g .. 64g + 63 in order (sub-blocks 2g, 2g + 1).
@@ -355,12 +342,7 @@ CARTLM_INLINE void q45_k_rows(const void* vw, const uint8_t* va, size_t as, size
       const __m256i bs = _mm256_loadu_si256((const __m256i*)a.bsums);
       const __m128i q8s = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
       acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(-a.d * wdmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, q8s)), acc_m[t]);
-      __m512i s = _mm512_setzero_si512();
-      for (int g = 0; g < 4; ++g) {
-        const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[g],
-                                              _mm512_loadu_si512(a.qs + 64 * g));
-        s = _mm512_add_epi32(s, _mm512_mullo_epi32(p, sc[g]));
-      }
+      __m512i s = scaled_sums(q, sc, a.qs);
       acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(a.d * wd), _mm512_cvtepi32_ps(s), acc[t]);
     }
   }
