@@ -277,6 +277,22 @@ TEST(QMatmul, EqualsOneQdotPerElementForEveryTable) {
   }
 }
 
+// rows(w, rows_acts + t * rows_stride, nt = 1..4) against one weight row gives, bit for bit, what
+// dot gives on the plain activation row t (plain + t * plain_stride), and writes only every
+// y_stride-th float.
+void expect_rows_equal_qdot(QDotRowsFn rows, const uint8_t* rows_acts, size_t rows_stride, QDotFn dot,
+                            const uint8_t* w, const uint8_t* plain, size_t plain_stride, size_t n,
+                            const std::string& tag) {
+  for (size_t nt = 1; nt <= 4; ++nt) {
+    float y[8];
+    std::fill(y, y + 8, -1.0f);
+    rows(w, rows_acts, rows_stride, nt, n, y, 2);
+    for (size_t r = 0; r < nt; ++r)
+      EXPECT_EQ(y[2 * r], dot(w, plain + r * plain_stride, n)) << tag << " nt " << nt << " row " << r;
+    EXPECT_EQ(y[1], -1.0f);  // the stride is respected
+  }
+}
+
 // The multi-row forms give exactly the single-row values for every row count.
 TEST(QDot, MultiRowFormsEqualSingleRow) {
   Rng rng(15);
@@ -292,15 +308,8 @@ TEST(QDot, MultiRowFormsEqualSingleRow) {
       std::vector<uint8_t> w = random_weights(rng, t, 1, n);
       std::vector<uint8_t> a = quantize_acts(*k, t, x.data(), 4, n);
       const size_t ab = a.size() / 4;
-      for (size_t nt = 1; nt <= 4; ++nt) {
-        float y[8];
-        std::fill(y, y + 8, -1.0f);
-        rows(w.data(), a.data(), ab, nt, n, y, 2);
-        for (size_t r = 0; r < nt; ++r)
-          EXPECT_EQ(y[2 * r], qdot_fn(*k, t)(w.data(), a.data() + r * ab, n))
-              << k->isa << " " << dtype_name(t) << " nt " << nt << " row " << r;
-        EXPECT_EQ(y[1], -1.0f);  // the stride is respected
-      }
+      expect_rows_equal_qdot(rows, a.data(), ab, qdot_fn(*k, t), w.data(), a.data(), ab, n,
+                             std::string(k->isa) + " " + dtype_name(t));
     }
   }
   if (supported_kernel_tables().size() > 1) {
@@ -364,15 +373,8 @@ TEST(QDot, PreparedPathEqualsQdot) {
           static const int kFills[] = {0xFF, 0x00, 0x81, -1};
           std::vector<uint8_t> w = random_weights(rng, t, 1, n, kFills[rep]);
           const QDotRowsFn rows = t == DType::Q4_0 ? k->qdotp_q4_0.fn : k->qdotp_q8_0.fn;
-          for (size_t nt = 1; nt <= 4; ++nt) {
-            float y[8];
-            std::fill(y, y + 8, -1.0f);
-            rows(w.data(), prep.data(), pb, nt, n, y, 2);
-            for (size_t r = 0; r < nt; ++r)
-              EXPECT_EQ(y[2 * r], qdot_fn(*k, t)(w.data(), a.data() + r * ab, n))
-                  << tag << " " << dtype_name(t) << " nt " << nt << " row " << r;
-            EXPECT_EQ(y[1], -1.0f);
-          }
+          expect_rows_equal_qdot(rows, prep.data(), pb, qdot_fn(*k, t), w.data(), a.data(), ab, n,
+                                 tag + " " + dtype_name(t));
         }
       }
     }
