@@ -141,6 +141,10 @@ void register_tokenizer(CLI::App& root, int& exit_code) {
   train->add_option("--min-frequency", targs->opt.min_frequency,
                     "Pairs seen fewer times are never merged")
       ->capture_default_str();
+  train->add_option("--user-token", targs->opt.user_tokens,
+                    "A fixed string kept as one non-special token, matched whole wherever it\n"
+                    "occurs (e.g. a prompt template's parts; in bash $'\\nCart: ' gives a newline);\n"
+                    "cut out of the corpus before merges are learned; repeatable");
   train->add_flag("--specials-first", targs->opt.specials_first,
                   "Give the special tokens ids 0.. (pad, bos, eos order) instead of the last ids");
   train->callback([targs, &exit_code] {

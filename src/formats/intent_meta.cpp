@@ -66,6 +66,12 @@ std::string_view prompt_prefix(const IntentMeta& meta) {
   return std::string_view(meta.prompt_template).substr(0, at);
 }
 
+std::string_view prompt_suffix(const IntentMeta& meta) {
+  const size_t at = meta.prompt_template.find(kSlot);
+  CARTLM_CHECK(at != std::string::npos);
+  return std::string_view(meta.prompt_template).substr(at + std::string_view(kSlot).size());
+}
+
 std::string intent_meta_to_json_text(const IntentMeta& meta) {
   json j = json::object();
   j["prompt_template"] = meta.prompt_template;

@@ -51,6 +51,8 @@ Status validate_intent_meta(const IntentMeta& meta);
 std::string render_prompt(const IntentMeta& meta, std::string_view text);
 // The part of the template before "{text}": the prompt prefix shared by every request.
 std::string_view prompt_prefix(const IntentMeta& meta);
+// The part after "{text}".
+std::string_view prompt_suffix(const IntentMeta& meta);
 
 // JSON text {"prompt_template": "...", "products": [...], "text_normalization": "fold"} and back
 // (a missing text_normalization means none); errors name the field.

@@ -37,9 +37,11 @@ Result<Tokenizer> train_bpe(std::span<const std::string> texts, const BpeTrainOp
   const std::string src = "train_bpe";
   CARTLM_ASSIGN_OR_RETURN(std::vector<std::string> regexes, pre_tokenizer_regexes(opt.pre));
   const int32_t n_special = (int32_t)opt.special_tokens.size();
-  if (opt.vocab_size < 256 + n_special)
+  const int32_t n_user = (int32_t)opt.user_tokens.size();
+  if (opt.vocab_size < 256 + n_special + n_user)
     return error(src + ": vocab size " + std::to_string(opt.vocab_size) + " cannot hold the 256 byte "
-                 "tokens and " + std::to_string(n_special) + " special tokens");
+                 "tokens, " + std::to_string(n_special) + " special tokens and " +
+                 std::to_string(n_user) + " user tokens");
   for (const std::string* name : {&opt.bos_token, &opt.eos_token, &opt.pad_token})
     if (!name->empty() && std::find(opt.special_tokens.begin(), opt.special_tokens.end(), *name) ==
                               opt.special_tokens.end())
@@ -49,6 +51,10 @@ Result<Tokenizer> train_bpe(std::span<const std::string> texts, const BpeTrainOp
     for (const std::string& s : opt.special_tokens)
       if (s.empty() || !seen.insert(s).second)
         return error(src + ": special tokens must be non-empty and distinct (\"" + s + "\")");
+    for (const std::string& s : opt.user_tokens)
+      if (s.empty() || !seen.insert(s).second)
+        return error(src + ": user tokens must be non-empty and distinct from each other and from "
+                     "the special tokens (\"" + s + "\")");
   }
 
   // Byte tokens, ordered by their alphabet character (as HF's trainer and GPT-2's vocab).
@@ -92,7 +98,17 @@ Result<Tokenizer> train_bpe(std::span<const std::string> texts, const BpeTrainOp
         for (unsigned char c : storage.back()) word.sym.push_back(byte_token[c]);
         words.push_back(std::move(word));
       };
-      for_each_pretoken(res, 0, md.get(), text, Span{0, text.size()}, count_word);
+      // User tokens are cut out first (leftmost, longest), as encode() does; the gaps are words.
+      size_t pos = 0;
+      while (pos < text.size()) {
+        size_t at = text.size(), len = 0;
+        for (const std::string& u : opt.user_tokens) {
+          size_t f = text.find(u, pos);
+          if (f < at || (f == at && f != std::string::npos && u.size() > len)) at = f, len = u.size();
+        }
+        if (at > pos) for_each_pretoken(res, 0, md.get(), text, Span{pos, at - pos}, count_word);
+        pos = at + len;
+      }
     }
   }
 
@@ -119,7 +135,7 @@ Result<Tokenizer> train_bpe(std::span<const std::string> texts, const BpeTrainOp
   std::unordered_map<std::string, int32_t> text_to_id;
   for (int32_t i = 0; i < (int32_t)token_text.size(); ++i) text_to_id[token_text[i]] = i;
   std::vector<std::pair<std::string, std::string>> merges;
-  const int32_t target = opt.vocab_size - n_special;
+  const int32_t target = opt.vocab_size - n_special - n_user;
   std::unordered_set<uint64_t> touched;
   std::vector<int32_t> fresh;
   while ((int32_t)token_text.size() < target && !heap.empty()) {
@@ -187,6 +203,12 @@ Result<Tokenizer> train_bpe(std::span<const std::string> texts, const BpeTrainOp
     pair_count.erase(top.key);
   }
 
+  for (const std::string& u : opt.user_tokens)
+    if (text_to_id.count(u))
+      return error(src + ": user token \"" + u + "\" is also a token of the learned vocabulary");
+  token_text.insert(token_text.end(), opt.user_tokens.begin(), opt.user_tokens.end());
+  const int32_t n_learned = (int32_t)token_text.size() - n_user;
+
   Tokenizer t;
   t.merges = std::move(merges);  // merges name tokens by text, so ids can still move
   if (opt.specials_first) {
@@ -200,12 +222,15 @@ Result<Tokenizer> train_bpe(std::span<const std::string> texts, const BpeTrainOp
     t.tokens.insert(t.tokens.end(), opt.special_tokens.begin(), opt.special_tokens.end());
     t.types.resize(t.tokens.size(), TokenType::Control);
   }
+  const int32_t first_user = (opt.specials_first ? n_special : 0) + n_learned;
+  for (int32_t id = first_user; id < first_user + n_user; ++id) t.types[id] = TokenType::UserDefined;
   for (int32_t id = 0; id < t.size(); ++id) {
-    if (t.types[id] != TokenType::Control) continue;
+    if (t.types[id] != TokenType::Control && t.types[id] != TokenType::UserDefined) continue;
     AddedToken a;
     a.id = id;
     a.content = t.tokens[id];
-    a.special = true;
+    a.special = t.types[id] == TokenType::Control;
+    a.normalized = false;
     t.added.push_back(a);
   }
   t.pre = opt.pre;

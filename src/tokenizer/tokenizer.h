@@ -142,6 +142,11 @@ struct BpeTrainOptions {
   std::string bos_token = "<|begin_of_text|>";
   std::string eos_token = "<|end_of_text|>";
   std::string pad_token = "<|pad|>";
+  // Added as UserDefined (non-special) tokens right after the learned vocabulary: fixed strings,
+  // such as the parts of a prompt template, that encode() then matches whole wherever they
+  // occur (as HF and llama.cpp match non-special added tokens). They are cut out of the corpus
+  // before pairs are counted, so the merge budget goes to the rest of the text.
+  std::vector<std::string> user_tokens = {};
   int64_t min_frequency = 2;       // pairs seen fewer times are never merged
   // Special tokens get ids 0..k-1 (HF trainer layout, e.g. 0 <pad>, 1 <bos>, 2 <eos> with
   // special_tokens = {"<pad>", "<bos>", "<eos>"}) instead of following the learned vocabulary
@@ -152,7 +157,8 @@ struct BpeTrainOptions {
 // Learns merges from `texts` (each split by the pre-tokenizer; specials are not split out, so
 // they never influence the merges). Deterministic: ties between equally frequent pairs go to the
 // pair whose (left, right) token texts compare smallest. Returns a finalized tokenizer with
-// add_bos = true. Fails when vocab_size cannot hold 256 bytes + specials.
+// add_bos = true. Fails when vocab_size cannot hold 256 bytes + specials + user tokens, or when a
+// user token is empty, repeated, a special token or the text of a learned token.
 Result<Tokenizer> train_bpe(std::span<const std::string> texts, const BpeTrainOptions& options);
 
 }  // namespace cartlm

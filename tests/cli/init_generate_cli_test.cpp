@@ -112,5 +112,24 @@ TEST_F(InitGenerateCli, InitRefusesNonEmptyDirWithoutForce) {
   EXPECT_TRUE(file_exists(model + "/model.safetensors"));
 }
 
+TEST_F(InitGenerateCli, TokenizerTrainKeepsUserTokensWhole) {
+  std::string corpus;
+  for (int i = 0; i < 200; ++i)
+    corpus += "Shopper: add " + std::to_string(i % 17 + 1) + " lip balms please Cart: done\n";
+  ASSERT_TRUE(write_file_atomic(dir_ + "/corpus.txt", corpus).ok());
+  const std::string tok = dir_ + "/tok/tokenizer.json";
+  RunResult t = run("tokenizer train --input " + dir_ + "/corpus.txt --vocab-size 300 --user-token Shopper: "
+                    "--user-token 'Cart: ' --out " + tok);
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_TRUE(file_exists(dir_ + "/tok/tokenizer_config.json"));
+  RunResult e = run("tokenizer encode --pieces --tokenizer " + tok + " --text 'Shopper: x Cart: y'");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NE(e.out.find(":'Shopper:' "), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find(":'Cart: '"), std::string::npos) << e.out;
+  RunResult bad = run("tokenizer train --input " + dir_ + "/corpus.txt --vocab-size 300 --user-token a --out " + tok);
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("user token \"a\""), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace cartlm

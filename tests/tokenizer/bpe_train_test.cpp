@@ -202,6 +202,73 @@ TEST(BpeTrain, RejectsImpossibleSettings) {
   EXPECT_LT(small->size(), 300);
 }
 
+TEST(BpeTrain, UserTokensAreWholeTokensAndTakeNoMerges) {
+  std::vector<std::string> texts = corpus(1500, 11);
+  const std::vector<std::string> user = {"{\"action\": \"", "\", \"product\": \"", "\", \"quantity\": ",
+                                         "\nCart: "};
+  for (bool first : {false, true}) {
+    BpeTrainOptions opt;
+    opt.vocab_size = 500;
+    opt.user_tokens = user;
+    opt.specials_first = first;
+    if (first) opt.special_tokens = {"<|pad|>", "<|begin_of_text|>", "<|end_of_text|>"};
+    auto t = train_bpe(texts, opt);
+    ASSERT_TRUE(t.ok()) << t.message();
+    EXPECT_EQ(t->size(), 500);
+    // Right after the learned vocabulary: before the specials, or last when specials come first.
+    const int32_t at = first ? t->size() - 4 : t->size() - 7;
+    for (int32_t k = 0; k < 4; ++k) {
+      EXPECT_EQ(t->tokens[at + k], user[k]);
+      EXPECT_EQ(t->types[at + k], TokenType::UserDefined);
+      EXPECT_FALSE(t->is_special(at + k));
+    }
+    // The corpus spells "quantity" only inside a user token, so no merge learned it.
+    for (const std::string& tok : t->tokens) {
+      if (tok == user[2]) continue;
+      EXPECT_EQ(tok.find("quantity"), std::string::npos) << tok;
+    }
+    // Matched whole, without parse_special, wherever they occur; the rest encodes as before.
+    const std::string label = "{\"action\": \"add\", \"product\": \"kave\", \"quantity\": 12}";
+    std::vector<int32_t> ids = encode(*t, "Dodaj 2 kave\nCart: " + label, false, false);
+    std::vector<int32_t> want = encode(*t, "Dodaj 2 kave", false, false);
+    want.push_back(at + 3);  // "\nCart: "
+    want.push_back(at + 0);  // {"action": "
+    for (int32_t id : encode(*t, "add", false, false)) want.push_back(id);
+    want.push_back(at + 1);
+    for (int32_t id : encode(*t, "kave", false, false)) want.push_back(id);
+    want.push_back(at + 2);
+    for (int32_t id : encode(*t, "12}", false, false)) want.push_back(id);
+    EXPECT_EQ(ids, want);
+    EXPECT_EQ(decode(*t, ids), "Dodaj 2 kave\nCart: " + label);
+    // Saved and loaded back: same tokens, types and encoding.
+    ScopedTempDir tmp("cartlm_bpe_user");
+    ASSERT_TRUE(save_tokenizer(tmp.path, *t).ok());
+    auto back = load_tokenizer(tmp.path);
+    ASSERT_TRUE(back.ok()) << back.message();
+    EXPECT_EQ(back->tokens, t->tokens);
+    EXPECT_EQ(back->types, t->types);
+    for (size_t i = 0; i < 300; ++i) ASSERT_EQ(encode(*back, texts[i], true, false), encode(*t, texts[i], true, false));
+  }
+}
+
+TEST(BpeTrain, RejectsBadUserTokens) {
+  std::vector<std::string> texts = corpus(200, 2);
+  BpeTrainOptions opt;
+  opt.vocab_size = 400;
+  opt.user_tokens = {"Cart:", ""};
+  EXPECT_NE(train_bpe(texts, opt).message().find("user tokens must be non-empty and distinct"), std::string::npos);
+  opt.user_tokens = {"Cart:", "Cart:"};
+  EXPECT_NE(train_bpe(texts, opt).message().find("(\"Cart:\")"), std::string::npos);
+  opt.user_tokens = {"<|pad|>"};
+  EXPECT_NE(train_bpe(texts, opt).message().find("(\"<|pad|>\")"), std::string::npos);
+  opt.user_tokens = {"a"};  // already the byte token "a"
+  EXPECT_NE(train_bpe(texts, opt).message().find("user token \"a\" is also a token of the learned vocabulary"),
+            std::string::npos) << train_bpe(texts, opt).message();
+  opt.user_tokens = {"x1", "x2", "x3"};
+  opt.vocab_size = 258;
+  EXPECT_NE(train_bpe(texts, opt).message().find("3 user tokens"), std::string::npos);
+}
+
 TEST(BpeDropout, SplitsWordsIntoSmallerTokensAndStillRoundTrips) {
   std::vector<std::string> texts = corpus(1500, 5);
   Tokenizer plain = train_bpe(texts, BpeTrainOptions{.vocab_size = 700}).value();
