@@ -127,10 +127,11 @@ Result<Data> load_data(const TrainArgs& a, const Catalog& catalog) {
 
 // The tiny model's tokenizer: byte-level BPE learned from the training texts and completions,
 // with <|pad|>, <|begin_of_text|>, <|end_of_text|> at ids 0, 1, 2 (the tiny preset's layout).
-// The prompt template's text around {text} and the fixed pieces of the JSON completion are one
-// token each (user tokens). Why: they are most of every training sequence ("Shopper: " and
-// "\nCart: " were 10 tokens, the JSON skeleton 14 of a completion's ~21), so whole tokens cut
-// the tokens per example by ~40% and the same training time sees that many more examples.
+// The prompt template's text around {text} is one token each (user tokens): "Shopper: " and
+// "\nCart: " were 10 of a training example's ~45 tokens. The JSON skeleton of the completion
+// stays ordinary text: as user tokens its pieces would cut another 11 tokens, but free decoding
+// would then need only ~9 forward passes per intent, and constrained decoding's jump-forward,
+// which skips those pieces, would save half as much (issue 6 measures that saving).
 Result<Tokenizer> tiny_tokenizer(const std::vector<Example>& train, int64_t vocab,
                                  const std::string& pre, const IntentMeta& meta) {
   std::vector<std::string> texts;
@@ -153,7 +154,6 @@ Result<Tokenizer> tiny_tokenizer(const std::vector<Example>& train, int64_t voca
   while (!prefix.empty() && (prefix.back() == ' ' || prefix.back() == '\t')) prefix.remove_suffix(1);
   for (std::string_view part : {prefix, prompt_suffix(meta)})
     if (!part.empty()) bo.user_tokens.emplace_back(part);
-  for (const char* piece : kIntentJsonPieces) bo.user_tokens.emplace_back(piece);
   return train_bpe(texts, bo);
 }
 

@@ -3,13 +3,10 @@
 namespace cartlm {
 
 std::string label_to_json_text(const Label& l) {
-  // dump() of a string gives the JSON-escaped form with quotes; the pieces bring their own.
-  auto body = [](const std::string& v) {
-    std::string q = json(v).dump(-1, ' ', false, json::error_handler_t::replace);
-    return q.substr(1, q.size() - 2);
-  };
-  return kIntentJsonPieces[0] + body(l.action) + kIntentJsonPieces[1] + body(l.product) +
-         kIntentJsonPieces[2] + std::to_string(l.quantity) + "}";
+  // dump() of a string gives the JSON-escaped form with quotes.
+  return "{\"action\": " + json(l.action).dump() + ", \"product\": " +
+         json(l.product).dump(-1, ' ', false, json::error_handler_t::replace) +
+         ", \"quantity\": " + std::to_string(l.quantity) + "}";
 }
 
 json label_to_json(const Label& l) {

@@ -25,11 +25,7 @@ struct Example {
   json meta = json::object();
 };
 
-// {"action": "remove", "product": "Lip Balm", "quantity": 12} (this key order and spacing): the
-// three fixed pieces below around the JSON-escaped action and product bodies and the quantity,
-// then "}". The tiny model's tokenizer has each piece as one token (cli/cmd_train.cpp).
-inline constexpr const char* kIntentJsonPieces[3] = {"{\"action\": \"", "\", \"product\": \"",
-                                                     "\", \"quantity\": "};
+// {"action": "remove", "product": "Lip Balm", "quantity": 12} (this key order and spacing).
 std::string label_to_json_text(const Label& label);
 json label_to_json(const Label& label);
 // One JSONL line (no newline) with keys in the documented order.
