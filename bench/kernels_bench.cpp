@@ -278,6 +278,9 @@ void BM_MatmulBackwardX(benchmark::State& state) {
 BENCHMARK(BM_MatmulBackwardX)
     ->ArgsProduct({{0, 1, 2}, {512}, {768}, {256}})
     ->ArgsProduct({{0, 1, 2}, {64}, {2048}, {2048}})
+    // The tiny model's training step: 32 sequences of ~37 tokens, gate/up and down projections.
+    ->Args({0, 1184, 768, 256})
+    ->Args({0, 1184, 256, 768})
     ->ArgNames({"dtype", "T", "out", "in"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
@@ -296,6 +299,10 @@ void BM_MatmulBackwardW(benchmark::State& state) {
 BENCHMARK(BM_MatmulBackwardW)
     ->Args({512, 768, 256})
     ->Args({64, 2048, 2048})
+    // The tiny model: gate/up, down, and the LM head over ~600 completion tokens.
+    ->Args({1184, 768, 256})
+    ->Args({1184, 256, 768})
+    ->Args({600, 4096, 256})
     ->ArgNames({"T", "out", "in"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

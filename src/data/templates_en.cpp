@@ -275,7 +275,8 @@ LangPack make_pack() {
       {R, "[Leave out|Skip] {qp}[ this time|]"},
       {B, "Last thing: {v} {qp}{d}[ and that's it|]"},
       {A, "Make it {qpm}[, please|]"},
-      // Session 10: new structures (questions, context, texting, support style, hedges).
+      // New frames for both actions (questions, context, texting, formal requests, hedges): the
+      // verb slot alone carries the action. See lang_pack.h on add-only/remove-only templates.
       {B, "Any chance you could {v} {qp}{d}?"},
       {B, "Hey [cart|assistant], {v} {qp}{d}"},
       {B, "Can I {vi} {qp}{d}[ please|]?"},

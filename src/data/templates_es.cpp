@@ -245,7 +245,8 @@ LangPack make_pack() {
       {B, "No te olvides de {vi} {qp}{d}"},
       {A, "Y {qpm}, porfa"},
       {B, "Vale, pues {v} {qp}{d}"},
-      // Session 10: new structures (questions, context, texting, formal requests, hedges).
+      // New frames for both actions (questions, context, texting, formal requests, hedges): the
+      // verb slot alone carries the action. See lang_pack.h on add-only/remove-only templates.
       {B, "¿Me harías el favor de {vi} {qp}{d}?"},
       {B, "¿Habría forma de {vi} {qp}{d}?"},
       {B, "¿Cómo hago para {vi} {qp}{d}?"},

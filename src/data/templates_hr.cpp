@@ -298,7 +298,8 @@ LangPack make_pack() {
       {A, "[Htio|Htjela] bih i {qp}[, ako imate|]"},
       {B, "Ne zaboravi {vi} {qp}{d}"},
       {B, "Zadnja stvar: {v} {qp}{d}[ i to je to|]"},
-      // Session 10: new structures (questions, context, texting, formal requests, hedges).
+      // New frames for both actions (questions, context, texting, formal requests, hedges): the
+      // verb slot alone carries the action. See lang_pack.h on add-only/remove-only templates.
       {B, "Jel bi [mogao|mogla] {vi} {qp}{d}?"},
       {B, "[Je li|Jel|Da li je] moguće {vi} {qp}{d}?"},
       {B, "Jeste li u mogućnosti {vi} {qp}{d}?"},

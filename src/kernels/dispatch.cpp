@@ -269,9 +269,9 @@ void matmul(const float* x, size_t T, size_t in, DType wtype, const void* w, siz
   matmul_strided(kernels(), x, in, T, in, wtype, w, out, bias, y, out, pool);
 }
 
-// Both backward helpers cut the work into independent tiles (token block x column chunk for dx,
-// weight-row block x column chunk for dW) run by the table's matmul_bwd kernel, which keeps a few
-// output rows x one vector of columns in registers across the whole reduction. Each output element
+// Both backward helpers cut the work into independent units (token group x column chunk for dx,
+// weight-row group x column chunk for dW) of tiles run by the table's matmul_bwd kernel, which
+// keeps a few output rows x one vector of columns in registers across the whole reduction. Each output element
 // is summed in one fixed order (o ascending for dx, t ascending for dW, the order of one axpy per
 // term) whatever the tiling or thread split, so results do not depend on the thread count.
 namespace {
@@ -293,16 +293,18 @@ void run_units(ThreadPool* pool, size_t n, F&& fn) {
     body(0, n);
 }
 
-// d[j, 0:len] += sum over k of a[j*sj + k*sk] * B[k, c0:c0+len]. B rows (dtype bt, ldb elements
-// apart) are copied as f32 in blocks of kBwdK rows into a buffer whose row pitch is not a multiple
-// of 4 KiB: big power-of-two strides (in = 2048) otherwise map every row of the strip the kernel
-// streams onto the same cache sets. The conversion is exact and k stays ascending, so blocking
-// does not change any result.
+// d[j, 0:len] += sum over k of a[j*sj + k*sk] * B[k, c0:c0+len] for the nj rows of a unit. B rows
+// (dtype bt, ldb elements apart) are copied as f32 in blocks of kBwdK rows into a buffer whose row
+// pitch is not a multiple of 4 KiB: big power-of-two strides (in = 2048) otherwise map every row of
+// the strip the kernel streams onto the same cache sets. Each block is packed once and used for
+// all the unit's row tiles (kBwdRows rows each), so a unit covering many tiles converts B once
+// rather than once per tile. The conversion is exact and every element still sums k ascending,
+// so blocking and grouping do not change any result.
 constexpr size_t kBwdK = 64;
 constexpr size_t kPackLd = kBwdCols + 16;
-void bwd_tile(const KernelTable& k, DType bt, const float* a, size_t sj, size_t sk, size_t nj,
+void bwd_rows(const KernelTable& k, DType bt, const float* a, size_t sj, size_t sk, size_t nj,
               size_t K, const void* b, size_t ldb, size_t c0, size_t len, float* d, size_t ldd) {
-  std::vector<float> pack(kBwdK * kPackLd), apack(sk == 1 ? 0 : nj * kBwdK);
+  std::vector<float> pack(kBwdK * kPackLd), apack(sk == 1 ? 0 : kBwdRows * kBwdK);
   for (size_t kb = 0; kb < K; kb += kBwdK) {
     const size_t kn = K - kb < kBwdK ? K - kb : kBwdK;
     for (size_t r = 0; r < kn; ++r) {
@@ -313,16 +315,44 @@ void bwd_tile(const KernelTable& k, DType bt, const float* a, size_t sj, size_t 
         (bt == DType::F16 ? k.f16_to_f32.fn : k.bf16_to_f32.fn)(
             static_cast<const uint16_t*>(b) + off, pack.data() + r * kPackLd, len);
     }
-    if (sk == 1) {
-      k.matmul_bwd_f32.fn(a + kb, sj, 1, nj, kn, pack.data(), kPackLd, 0, len, d, ldd);
-    } else {
-      // a strided along k (dy columns for dW): gather the block row-major so the kernel reads
-      // each row's coefficients sequentially instead of one cache line per k.
-      for (size_t j = 0; j < nj; ++j)
-        for (size_t r = 0; r < kn; ++r) apack[j * kBwdK + r] = a[j * sj + (kb + r) * sk];
-      k.matmul_bwd_f32.fn(apack.data(), kBwdK, 1, nj, kn, pack.data(), kPackLd, 0, len, d, ldd);
+    for (size_t j0 = 0; j0 < nj; j0 += kBwdRows) {
+      const size_t jn = nj - j0 < kBwdRows ? nj - j0 : kBwdRows;
+      const float* aj = a + j0 * sj;
+      float* dj = d + j0 * ldd;
+      if (sk == 1) {
+        k.matmul_bwd_f32.fn(aj + kb, sj, 1, jn, kn, pack.data(), kPackLd, 0, len, dj, ldd);
+      } else {
+        // a strided along k (dy columns for dW): gather the block row-major so the kernel reads
+        // each row's coefficients sequentially instead of one cache line per k.
+        for (size_t j = 0; j < jn; ++j)
+          for (size_t r = 0; r < kn; ++r) apack[j * kBwdK + r] = aj[j * sj + (kb + r) * sk];
+        k.matmul_bwd_f32.fn(apack.data(), kBwdK, 1, jn, kn, pack.data(), kPackLd, 0, len, dj, ldd);
+      }
     }
   }
+}
+
+// Units of the backward helpers: column chunks x groups of whole kBwdRows row tiles, group i
+// holding tiles [i*tiles/groups, (i+1)*tiles/groups). Fewer, larger groups pack B less often;
+// about two units per thread keep the threads finishing together.
+struct BwdUnits {
+  size_t n_col = 1, groups = 1, tiles = 1;
+  // Rows [*r0, *r1) of unit u (out of groups * n_col), clipped to `rows`.
+  void rows_of(size_t u, size_t rows, size_t* r0, size_t* r1) const {
+    const size_t gi = u / n_col;
+    *r0 = gi * tiles / groups * kBwdRows;
+    const size_t e = (gi + 1) * tiles / groups * kBwdRows;
+    *r1 = e < rows ? e : rows;
+  }
+};
+BwdUnits bwd_units(size_t rows, size_t cols, ThreadPool* pool) {
+  BwdUnits u;
+  u.tiles = ceil_div(rows, kBwdRows);
+  u.n_col = ceil_div(cols, kBwdCols);
+  const size_t threads = pool ? (size_t)pool->size() : 1;
+  const size_t want = ceil_div(2 * threads, u.n_col);
+  u.groups = want < u.tiles ? want : u.tiles;
+  return u;
 }
 }  // namespace
 
@@ -331,14 +361,15 @@ void matmul_backward_x(const float* dy, size_t T, size_t out, DType wtype, const
   CARTLM_CHECK(matmul_supports(wtype));
   if (T == 0 || in == 0) return;
   const KernelTable& k = kernels();
-  const size_t n_tok = ceil_div(T, kBwdRows), n_col = ceil_div(in, kBwdCols);
-  // Tile (token block, column chunk): dx[t0:t1, c0:c0+len] += sum over o of dy[t, o] * W[o, c0:..].
-  run_units(pool, n_tok * n_col, [&](size_t u) {
-    const size_t t0 = (u / n_col) * kBwdRows, nt = T - t0 < kBwdRows ? T - t0 : kBwdRows;
-    const size_t c0 = (u % n_col) * kBwdCols, len = in - c0 < kBwdCols ? in - c0 : kBwdCols;
+  const BwdUnits g = bwd_units(T, in, pool);
+  // Unit (token group, column chunk): dx[t0:t1, c0:c0+len] += sum over o of dy[t, o] * W[o, c0:..].
+  run_units(pool, g.groups * g.n_col, [&](size_t u) {
+    size_t t0, t1;
+    g.rows_of(u, T, &t0, &t1);
+    const size_t c0 = (u % g.n_col) * kBwdCols, len = in - c0 < kBwdCols ? in - c0 : kBwdCols;
     if (!accumulate)
-      for (size_t t = t0; t < t0 + nt; ++t) std::memset(dx + t * in + c0, 0, len * sizeof(float));
-    bwd_tile(k, wtype, dy + t0 * out, out, 1, nt, out, w, in, c0, len, dx + t0 * in + c0, in);
+      for (size_t t = t0; t < t1; ++t) std::memset(dx + t * in + c0, 0, len * sizeof(float));
+    bwd_rows(k, wtype, dy + t0 * out, out, 1, t1 - t0, out, w, in, c0, len, dx + t0 * in + c0, in);
   });
 }
 
@@ -346,14 +377,15 @@ void matmul_backward_w(const float* dy, size_t T, size_t out, const float* x, si
                        bool accumulate, ThreadPool* pool) {
   if (out == 0 || in == 0) return;
   const KernelTable& k = kernels();
-  const size_t n_row = ceil_div(out, kBwdRows), n_col = ceil_div(in, kBwdCols);
-  // Tile (weight-row block, column chunk): dW[o0:o1, c0:..] += sum over t of dy[t, o] * x[t, c0:..].
-  run_units(pool, n_row * n_col, [&](size_t u) {
-    const size_t o0 = (u / n_col) * kBwdRows, no = out - o0 < kBwdRows ? out - o0 : kBwdRows;
-    const size_t c0 = (u % n_col) * kBwdCols, len = in - c0 < kBwdCols ? in - c0 : kBwdCols;
+  const BwdUnits g = bwd_units(out, in, pool);
+  // Unit (weight-row group, column chunk): dW[o0:o1, c0:..] += sum over t of dy[t, o] * x[t, c0:..].
+  run_units(pool, g.groups * g.n_col, [&](size_t u) {
+    size_t o0, o1;
+    g.rows_of(u, out, &o0, &o1);
+    const size_t c0 = (u % g.n_col) * kBwdCols, len = in - c0 < kBwdCols ? in - c0 : kBwdCols;
     if (!accumulate)
-      for (size_t o = o0; o < o0 + no; ++o) std::memset(dw + o * in + c0, 0, len * sizeof(float));
-    bwd_tile(k, DType::F32, dy + o0, 1, out, no, T, x, in, c0, len, dw + o0 * in + c0, in);
+      for (size_t o = o0; o < o1; ++o) std::memset(dw + o * in + c0, 0, len * sizeof(float));
+    bwd_rows(k, DType::F32, dy + o0, 1, out, o1 - o0, T, x, in, c0, len, dw + o0 * in + c0, in);
   });
 }
 

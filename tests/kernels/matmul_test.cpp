@@ -290,6 +290,9 @@ std::vector<BackwardCase> backward_cases() {
       for (size_t in : sizes) v.push_back({T, out, in});
   // Past 64 (token block, weight-row tile and reduction block of the packed path) and 256 columns.
   v.push_back({70, 75, 300});
+  // Several 64-row tiles per unit (row groups that pack B once for all their tiles).
+  v.push_back({300, 70, 300});
+  v.push_back({70, 300, 300});
   return v;
 }
 
@@ -369,7 +372,7 @@ TEST(Matmul, BackwardBlockedMatchesPlainLoopsEveryTable) {
 }
 
 TEST(Matmul, BackwardDeterministicAcrossThreadCounts) {
-  const size_t T = 67, out = 83, in = 530;  // several tiles in every direction, ragged edges
+  const size_t T = 200, out = 83, in = 530;  // several tiles in every direction, ragged edges
   Rng rng(12);
   std::vector<float> dy(T * out), x(T * in), wf(out * in);
   fill_uniform(rng, dy.data(), dy.size());
