@@ -479,6 +479,39 @@ TEST(TrainOps, CrossEntropyProperties) {
             0.0);
 }
 
+// The float path runs the kernel table's vectorized exp over the vocabulary (the double path the
+// scalar std::exp): at vocabulary size, on every table, it matches the double computation.
+TEST(TrainOps, CrossEntropyFloatPathMatchesDoubleAtVocabularySize) {
+  const size_t BT = 6, V = 4099;  // 4099: a ragged tail for the vector loops
+  Rng rng(13);
+  std::vector<double> logits = random_vec(rng, BT * V, -8, 8);
+  std::vector<int32_t> targets = {5, 4098, 0, 17, 2048, 1};
+  std::vector<uint8_t> mask = {1, 1, 0, 1, 1, 1};
+  std::vector<double> ld(BT), lsed(BT), dd(BT * V);
+  const double lossd = cross_entropy_forward(ld.data(), lsed.data(), logits.data(),
+                                             targets.data(), mask.data(), BT, V, nullptr);
+  cross_entropy_backward(dd.data(), logits.data(), lsed.data(), targets.data(), mask.data(), BT,
+                         V, 0.5, nullptr);
+  std::vector<float> lf = cast_vec<float>(logits);
+  ThreadPool pool(2);
+  for (const KernelTable* k : supported_kernel_tables()) {
+    ASSERT_TRUE(select_kernels(k->isa).ok());
+    std::vector<float> lsf(BT), lsef(BT), df(BT * V);
+    const double lossf = cross_entropy_forward(lsf.data(), lsef.data(), lf.data(), targets.data(),
+                                               mask.data(), BT, V, &pool);
+    // f32 logits (relative rounding 2^-24 of |x| <= 8) and an f32 sum of 4099 terms.
+    EXPECT_NEAR(lossf, lossd, 1e-5) << k->isa;
+    cross_entropy_backward(df.data(), lf.data(), lsef.data(), targets.data(), mask.data(), BT, V,
+                           0.5, &pool);
+    double worst = 0.0;
+    for (size_t i = 0; i < BT * V; ++i)
+      worst = std::max(worst, std::fabs((double)df[i] - dd[i]) / (std::fabs(dd[i]) + 1e-6));
+    EXPECT_LT(worst, 1e-4) << k->isa;
+    for (size_t v = 0; v < V; ++v) EXPECT_EQ(df[2 * V + v], 0.0f) << "masked row";
+  }
+  ASSERT_TRUE(select_kernels("auto").ok());
+}
+
 struct LoraOp {
   size_t BT = 5, C = 9, OC = 11, R = 3;
   float p = 0.25f;
