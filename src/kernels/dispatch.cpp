@@ -271,9 +271,10 @@ void matmul(const float* x, size_t T, size_t in, DType wtype, const void* w, siz
 
 // Both backward helpers cut the work into independent units (token group x column chunk for dx,
 // weight-row group x column chunk for dW) of tiles run by the table's matmul_bwd kernel, which
-// keeps a few output rows x one vector of columns in registers across the whole reduction. Each output element
-// is summed in one fixed order (o ascending for dx, t ascending for dW, the order of one axpy per
-// term) whatever the tiling or thread split, so results do not depend on the thread count.
+// keeps a few output rows x one vector of columns in registers across the whole reduction. Each
+// output element is summed in one fixed order (o ascending for dx, t ascending for dW, the order
+// of one axpy per term) whatever the tiling or thread split, so results do not depend on the
+// thread count.
 namespace {
 constexpr size_t kBwdCols = 256;  // column chunk: the B strip a tile streams stays in L1/L2
 constexpr size_t kBwdRows = 64;   // output rows per tile (tokens for dx, weight rows for dW)
@@ -378,7 +379,8 @@ void matmul_backward_w(const float* dy, size_t T, size_t out, const float* x, si
   if (out == 0 || in == 0) return;
   const KernelTable& k = kernels();
   const BwdUnits g = bwd_units(out, in, pool);
-  // Unit (weight-row group, column chunk): dW[o0:o1, c0:..] += sum over t of dy[t, o] * x[t, c0:..].
+  // Unit (weight-row group, column chunk):
+  // dW[o0:o1, c0:..] += sum over t of dy[t, o] * x[t, c0:..].
   run_units(pool, g.groups * g.n_col, [&](size_t u) {
     size_t o0, o1;
     g.rows_of(u, out, &o0, &o1);

@@ -265,7 +265,7 @@ void cross_entropy_backward(Real* dlogits, const Real* logits, const Real* lse,
       if constexpr (std::is_same_v<Real, float>) {
         if (d != x) std::memcpy(d, x, V * sizeof(float));
         kernels().exp_sum.fn(d, V, (float)l);  // d = exp(x - lse), in place
-        kernels().scale.fn(d, (float)g, V);
+        scale(d, (float)g, V);
       } else {
         for (size_t v = 0; v < V; ++v) d[v] = (Real)(std::exp((double)x[v] - l) * g);
       }
