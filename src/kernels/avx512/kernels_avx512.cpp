@@ -418,39 +418,85 @@ void rmsnorm_avx512(const float* x, const float* w, float eps, size_t n, float* 
 }
 
 
-// Backward tile (see MatmulBwdFn): G rows of d x one 16-column vector kept in registers across the
-// whole k loop, so d is loaded and stored once and each B vector feeds G FMAs. Same per-element
-// order as axpy_impl (acc = fma(a, b, acc), k ascending).
-template <class W, int G>
-CARTLM_INLINE void bwd_tile(const float* a, size_t sj, size_t sk, size_t K, const typename W::T* b,
+// Backward tiles (see MatmulBwdFn): G rows of d x V 16-column vectors kept in registers across
+// the whole k loop, so d is loaded and stored once, each B vector feeds G FMAs and each broadcast
+// of a feeds V. The 6 x 4 tile (24 accumulators) needs 4 vector loads and 6 broadcasts per 24
+// FMAs; a 4 x 1 tile needed 5 loads per 4 FMAs and was load-bound. Every element keeps the order
+// of axpy_impl (acc = fma(a, b, acc), k ascending), whatever the tile shape.
+template <int G, int V>
+CARTLM_INLINE void bwd_tile_wide(const float* a, size_t sj, size_t sk, size_t K, const float* b,
+                                 size_t ldb, float* d, size_t ldd) {
+  __m512 acc[G][V];
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[g][v] = _mm512_loadu_ps(d + g * ldd + v * kLanes);
+  for (size_t k = 0; k < K; ++k) {
+    __m512 wv[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(b + k * ldb + v * kLanes);
+    const float* ak = a + k * sk;
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+      const __m512 av = _mm512_set1_ps(ak[g * sj]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[g][v] = _mm512_fmadd_ps(av, wv[v], acc[g][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(d + g * ldd + v * kLanes, acc[g][v]);
+}
+
+// One (possibly masked) vector of columns: the ragged right edge.
+template <int G>
+CARTLM_INLINE void bwd_tile(const float* a, size_t sj, size_t sk, size_t K, const float* b,
                             size_t ldb, float* d, size_t ldd, __mmask16 m) {
   __m512 acc[G];
   for (int g = 0; g < G; ++g) acc[g] = _mm512_maskz_loadu_ps(m, d + g * ldd);
   for (size_t k = 0; k < K; ++k) {
-    const __m512 wv = W::load_tail(b + k * ldb, m);
+    const __m512 wv = _mm512_maskz_loadu_ps(m, b + k * ldb);
     const float* ak = a + k * sk;
     for (int g = 0; g < G; ++g) acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(ak[g * sj]), wv, acc[g]);
   }
   for (int g = 0; g < G; ++g) _mm512_mask_storeu_ps(d + g * ldd, m, acc[g]);
 }
 
-template <class W>
-void matmul_bwd_impl(const float* a, size_t sj, size_t sk, size_t nj, size_t K, const void* bv,
+// All nj rows for the V-vector column group at b, d.
+template <int V>
+CARTLM_INLINE void bwd_rows_wide(const float* a, size_t sj, size_t sk, size_t nj, size_t K,
+                                 const float* b, size_t ldb, float* d, size_t ldd) {
+  size_t j = 0;
+  for (; j + 6 <= nj; j += 6) bwd_tile_wide<6, V>(a + j * sj, sj, sk, K, b, ldb, d + j * ldd, ldd);
+  switch (nj - j) {
+    case 5: bwd_tile_wide<5, V>(a + j * sj, sj, sk, K, b, ldb, d + j * ldd, ldd); break;
+    case 4: bwd_tile_wide<4, V>(a + j * sj, sj, sk, K, b, ldb, d + j * ldd, ldd); break;
+    case 3: bwd_tile_wide<3, V>(a + j * sj, sj, sk, K, b, ldb, d + j * ldd, ldd); break;
+    case 2: bwd_tile_wide<2, V>(a + j * sj, sj, sk, K, b, ldb, d + j * ldd, ldd); break;
+    case 1: bwd_tile_wide<1, V>(a + j * sj, sj, sk, K, b, ldb, d + j * ldd, ldd); break;
+    default: break;
+  }
+}
+
+void matmul_bwd_impl(const float* a, size_t sj, size_t sk, size_t nj, size_t K, const float* b,
                      size_t ldb, size_t c0, size_t len, float* d, size_t ldd) {
-  const typename W::T* b = static_cast<const typename W::T*>(bv);
-  for (size_t c = c0; c < c0 + len; c += kLanes) {
-    const size_t n = c0 + len - c < kLanes ? c0 + len - c : kLanes;
-    const __mmask16 m = n == kLanes ? (__mmask16)0xFFFF : tail_mask(n);
+  const size_t end = c0 + len;
+  size_t c = c0;
+  for (; c + 4 * kLanes <= end; c += 4 * kLanes) bwd_rows_wide<4>(a, sj, sk, nj, K, b + c, ldb, d + c, ldd);
+  for (; c + kLanes <= end; c += kLanes) bwd_rows_wide<1>(a, sj, sk, nj, K, b + c, ldb, d + c, ldd);
+  if (c < end) {
+    const __mmask16 m = tail_mask(end - c);
     size_t j = 0;
-    for (; j + 4 <= nj; j += 4) bwd_tile<W, 4>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
-    if (nj - j == 3) bwd_tile<W, 3>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
-    if (nj - j == 2) bwd_tile<W, 2>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
-    if (nj - j == 1) bwd_tile<W, 1>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
+    for (; j + 4 <= nj; j += 4) bwd_tile<4>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
+    if (nj - j == 3) bwd_tile<3>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
+    if (nj - j == 2) bwd_tile<2>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
+    if (nj - j == 1) bwd_tile<1>(a + j * sj, sj, sk, K, b + c, ldb, d + j * ldd + c, ldd, m);
   }
 }
 void matmul_bwd_f32(const float* a, size_t sj, size_t sk, size_t nj, size_t K, const void* b,
                     size_t ldb, size_t c0, size_t len, float* d, size_t ldd) {
-  matmul_bwd_impl<WF32>(a, sj, sk, nj, K, b, ldb, c0, len, d, ldd);
+  matmul_bwd_impl(a, sj, sk, nj, K, static_cast<const float*>(b), ldb, c0, len, d, ldd);
 }
 
 }  // namespace
