@@ -303,12 +303,22 @@ void run_units(ThreadPool* pool, size_t n, F&& fn) {
 // so blocking and grouping do not change any result.
 constexpr size_t kBwdK = 64;
 constexpr size_t kPackLd = kBwdCols + 16;
+// With b_transposed, B is f32 stored column-major (element (k, c) at b[c * ldb + k]), packed
+// through the same buffer: how the training forward x·Wᵀ reuses these kernels.
 void bwd_rows(const KernelTable& k, DType bt, const float* a, size_t sj, size_t sk, size_t nj,
-              size_t K, const void* b, size_t ldb, size_t c0, size_t len, float* d, size_t ldd) {
+              size_t K, const void* b, size_t ldb, size_t c0, size_t len, float* d, size_t ldd,
+              bool b_transposed = false) {
   std::vector<float> pack(kBwdK * kPackLd), apack(sk == 1 ? 0 : kBwdRows * kBwdK);
   for (size_t kb = 0; kb < K; kb += kBwdK) {
     const size_t kn = K - kb < kBwdK ? K - kb : kBwdK;
-    for (size_t r = 0; r < kn; ++r) {
+    if (b_transposed) {
+      const float* bf = static_cast<const float*>(b);
+      for (size_t c = 0; c < len; ++c) {
+        const float* col = bf + (c0 + c) * ldb + kb;
+        for (size_t r = 0; r < kn; ++r) pack[r * kPackLd + c] = col[r];
+      }
+    }
+    for (size_t r = 0; r < kn && !b_transposed; ++r) {
       const size_t off = (kb + r) * ldb + c0;
       if (bt == DType::F32)
         std::memcpy(pack.data() + r * kPackLd, static_cast<const float*>(b) + off, len * sizeof(float));
@@ -388,6 +398,29 @@ void matmul_backward_w(const float* dy, size_t T, size_t out, const float* x, si
     if (!accumulate)
       for (size_t o = o0; o < o1; ++o) std::memset(dw + o * in + c0, 0, len * sizeof(float));
     bwd_rows(k, DType::F32, dy + o0, 1, out, o1 - o0, T, x, in, c0, len, dw + o0 * in + c0, in);
+  });
+}
+
+void matmul_xwt(const float* x, size_t T, size_t in, const float* w, size_t out, const float* bias,
+                float* y, ThreadPool* pool) {
+  if (T == 0 || out == 0) return;
+  const KernelTable& k = kernels();
+  const BwdUnits g = bwd_units(T, out, pool);
+  // Unit (token group, output chunk): y[t0:t1, c0:c0+len] = sum over i of x[t, i] * W[c0:.., i].
+  run_units(pool, g.groups * g.n_col, [&](size_t u) {
+    size_t t0, t1;
+    g.rows_of(u, T, &t0, &t1);
+    const size_t c0 = (u % g.n_col) * kBwdCols, len = out - c0 < kBwdCols ? out - c0 : kBwdCols;
+    for (size_t t = t0; t < t1; ++t) {
+      float* yt = y + t * out + c0;
+      if (bias)
+        std::memcpy(yt, bias + c0, len * sizeof(float));
+      else
+        std::memset(yt, 0, len * sizeof(float));
+    }
+    if (in > 0)
+      bwd_rows(k, DType::F32, x + t0 * in, in, 1, t1 - t0, in, w, in, c0, len, y + t0 * out + c0,
+               out, /*b_transposed=*/true);
   });
 }
 

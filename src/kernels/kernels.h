@@ -188,6 +188,12 @@ void matmul_backward_x(const float* dy, size_t T, size_t out, DType wtype, const
 // dW[out, in] (+)= dy[T, out]^T · x[T, in]    (f32 gradient)
 void matmul_backward_w(const float* dy, size_t T, size_t out, const float* x, size_t in, float* dw,
                        bool accumulate, ThreadPool* pool = nullptr);
+// y[T, out] = bias + x[T, in] · W[out, in]ᵀ for f32 W, on the backward kernels (outer-product
+// register tiles, W packed transposed per unit): the training forward for many rows. Each element
+// sums bias first, then i ascending, whatever the thread count; not the bits of matmul(), whose
+// dot-product tiles reduce in another order.
+void matmul_xwt(const float* x, size_t T, size_t in, const float* w, size_t out, const float* bias,
+                float* y, ThreadPool* pool = nullptr);
 
 // ---------------------------------------------------------------------------------------------
 // Block-quantized dot products

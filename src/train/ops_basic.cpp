@@ -105,7 +105,13 @@ void matmul_forward(Real* out, const Real* inp, const Real* weight, const Real* 
                     size_t C, size_t OC, ThreadPool* pool) {
   // out (BT, OC), inp (BT, C), weight (OC, C), bias (OC)
   if constexpr (std::is_same_v<Real, float>) {
-    matmul(inp, BT, C, DType::F32, weight, OC, bias, out, pool);
+    // A training batch has hundreds of rows: the outer-product tiles of the backward kernels
+    // beat the dot-product tiles of matmul() there (no horizontal sum per output); few rows
+    // (decode-like calls) keep matmul().
+    if (BT >= 16)
+      matmul_xwt(inp, BT, C, weight, OC, bias, out, pool);
+    else
+      matmul(inp, BT, C, DType::F32, weight, OC, bias, out, pool);
   } else {
     td::parallel_rows(pool, BT, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; ++r)

@@ -394,3 +394,56 @@ TEST(Matmul, BackwardDeterministicAcrossThreadCounts) {
     }
   }
 }
+
+// The training forward on the backward kernels: bit-equal to bias + one axpy per input column
+// (i ascending) with the table's own axpy, close to exact double sums, and the same bits for
+// every thread count.
+TEST(Matmul, XwtMatchesPlainLoopsEveryTableAndThreadCount) {
+  Rng rng(13);
+  for (const KernelTable* k : supported_kernel_tables()) {
+    ASSERT_TRUE(select_kernels(k->isa).ok());
+    for (const BackwardCase& c : backward_cases()) {
+      const size_t T = c.T, in = c.in, out = c.out;
+      for (int with_bias = 0; with_bias < 2; ++with_bias) {
+        std::vector<float> xb(T * in + 1), wb(out * in + 1), bias(out);
+        float* x = xb.data() + with_bias;  // misaligned on the second pass
+        float* w = wb.data() + with_bias;
+        fill_uniform(rng, x, T * in);
+        fill_uniform(rng, w, out * in);
+        fill_uniform(rng, bias.data(), out);
+        const float* bp = with_bias ? bias.data() : nullptr;
+        std::vector<float> wt(in * out), expect(T * out);
+        for (size_t o = 0; o < out; ++o)
+          for (size_t i = 0; i < in; ++i) wt[i * out + o] = w[o * in + i];
+        for (size_t t = 0; t < T; ++t) {
+          for (size_t o = 0; o < out; ++o) expect[t * out + o] = bp ? bp[o] : 0.0f;
+          for (size_t i = 0; i < in; ++i) k->axpy_f32.fn(x[t * in + i], wt.data() + i * out, expect.data() + t * out, out);
+        }
+        std::vector<float> exactf(T * out);
+        std::vector<double> tol(T * out);
+        for (size_t t = 0; t < T; ++t)
+          for (size_t o = 0; o < out; ++o) {
+            double s = bp ? bp[o] : 0.0, a = std::fabs(s);
+            for (size_t i = 0; i < in; ++i) {
+              const double p = (double)x[t * in + i] * w[o * in + i];
+              s += p;
+              a += std::fabs(p);
+            }
+            exactf[t * out + o] = (float)s;
+            tol[t * out + o] = kF32RoundOff * (in + 2) * a;
+          }
+        const std::string what = std::string(k->isa) + " T=" + std::to_string(T) + " out=" +
+                                 std::to_string(out) + " in=" + std::to_string(in) +
+                                 " bias=" + std::to_string(with_bias);
+        for (int nt : {1, 2, 3}) {
+          ThreadPool pool(nt);
+          std::vector<float> y(T * out, 1e30f);
+          matmul_xwt(x, T, in, w, out, bp, y.data(), nt == 1 ? nullptr : &pool);
+          EXPECT_TRUE(all_equal(what + " threads=" + std::to_string(nt), expect.data(), y.data(), T * out));
+          EXPECT_TRUE(all_close(what + " exact", exactf.data(), y.data(), tol, T * out));
+        }
+      }
+    }
+  }
+  ASSERT_TRUE(select_kernels("auto").ok());
+}
