@@ -50,9 +50,9 @@ std::vector<Stage> build_stages(const PipelineSettings& s) {
     d.args.push_back("--val-fraction");
     d.args.push_back(strformat("%.8g", 500.0 / (double)kTinyGenSize));
   }
-  // More typos, distractor numbers and numbers above 10 in train only (why: kTinyTrainRates);
-  // val and eval keep the default mix. Also for a real base: it is a property of the data, not of
-  // the model.
+  // More typos, distractor numbers, item details and numbers above 10 in train only (why:
+  // kTinyTrainRates); val and eval keep the default mix. Also for a real base: it is a property of
+  // the data, not of the model.
   for (const char* r : kTinyTrainRates) {
     d.args.push_back("--train-rate");
     d.args.push_back(r);

@@ -166,8 +166,8 @@ void register_data_generate(CLI::App& data, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--train-rate", args->train_rates,
                   "KIND=RATE: a different rate for the train split only (repeatable; KIND is a "
-                  "rate above without -rate, e.g. --train-rate typo=0.33 --train-rate "
-                  "distractor=0.15); val and eval keep the rates above, so they still measure "
+                  "rate above without -rate, e.g. --train-rate typo=0.45 --train-rate "
+                  "distractor=0.30); val and eval keep the rates above, so they still measure "
                   "the realistic mix");
   cmd->add_option("--train-tail-share", o.train_tail_share,
                   "Share of train examples whose quantity is drawn uniformly from 11..99 rather "
