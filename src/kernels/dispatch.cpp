@@ -365,6 +365,19 @@ BwdUnits bwd_units(size_t rows, size_t cols, ThreadPool* pool) {
   u.groups = want < u.tiles ? want : u.tiles;
   return u;
 }
+
+// Runs fn(r0, r1, c0, len) for every unit of a rows x cols output: rows [r0, r1), columns
+// [c0, c0 + len).
+template <class F>
+void run_output_units(size_t rows, size_t cols, ThreadPool* pool, F&& fn) {
+  const BwdUnits g = bwd_units(rows, cols, pool);
+  run_units(pool, g.groups * g.n_col, [&](size_t u) {
+    size_t r0, r1;
+    g.rows_of(u, rows, &r0, &r1);
+    const size_t c0 = (u % g.n_col) * kBwdCols, len = cols - c0 < kBwdCols ? cols - c0 : kBwdCols;
+    fn(r0, r1, c0, len);
+  });
+}
 }  // namespace
 
 void matmul_backward_x(const float* dy, size_t T, size_t out, DType wtype, const void* w, size_t in,
@@ -372,12 +385,8 @@ void matmul_backward_x(const float* dy, size_t T, size_t out, DType wtype, const
   CARTLM_CHECK(matmul_supports(wtype));
   if (T == 0 || in == 0) return;
   const KernelTable& k = kernels();
-  const BwdUnits g = bwd_units(T, in, pool);
   // Unit (token group, column chunk): dx[t0:t1, c0:c0+len] += sum over o of dy[t, o] * W[o, c0:..].
-  run_units(pool, g.groups * g.n_col, [&](size_t u) {
-    size_t t0, t1;
-    g.rows_of(u, T, &t0, &t1);
-    const size_t c0 = (u % g.n_col) * kBwdCols, len = in - c0 < kBwdCols ? in - c0 : kBwdCols;
+  run_output_units(T, in, pool, [&](size_t t0, size_t t1, size_t c0, size_t len) {
     if (!accumulate)
       for (size_t t = t0; t < t1; ++t) std::memset(dx + t * in + c0, 0, len * sizeof(float));
     bwd_rows(k, wtype, dy + t0 * out, out, 1, t1 - t0, out, w, in, c0, len, dx + t0 * in + c0, in);
@@ -388,13 +397,9 @@ void matmul_backward_w(const float* dy, size_t T, size_t out, const float* x, si
                        bool accumulate, ThreadPool* pool) {
   if (out == 0 || in == 0) return;
   const KernelTable& k = kernels();
-  const BwdUnits g = bwd_units(out, in, pool);
   // Unit (weight-row group, column chunk):
   // dW[o0:o1, c0:..] += sum over t of dy[t, o] * x[t, c0:..].
-  run_units(pool, g.groups * g.n_col, [&](size_t u) {
-    size_t o0, o1;
-    g.rows_of(u, out, &o0, &o1);
-    const size_t c0 = (u % g.n_col) * kBwdCols, len = in - c0 < kBwdCols ? in - c0 : kBwdCols;
+  run_output_units(out, in, pool, [&](size_t o0, size_t o1, size_t c0, size_t len) {
     if (!accumulate)
       for (size_t o = o0; o < o1; ++o) std::memset(dw + o * in + c0, 0, len * sizeof(float));
     bwd_rows(k, DType::F32, dy + o0, 1, out, o1 - o0, T, x, in, c0, len, dw + o0 * in + c0, in);
@@ -405,12 +410,8 @@ void matmul_xwt(const float* x, size_t T, size_t in, const float* w, size_t out,
                 float* y, ThreadPool* pool) {
   if (T == 0 || out == 0) return;
   const KernelTable& k = kernels();
-  const BwdUnits g = bwd_units(T, out, pool);
-  // Unit (token group, output chunk): y[t0:t1, c0:c0+len] = sum over i of x[t, i] * W[c0:.., i].
-  run_units(pool, g.groups * g.n_col, [&](size_t u) {
-    size_t t0, t1;
-    g.rows_of(u, T, &t0, &t1);
-    const size_t c0 = (u % g.n_col) * kBwdCols, len = out - c0 < kBwdCols ? out - c0 : kBwdCols;
+  // Unit (token group, output chunk): y[t0:t1, c0:c0+len] = bias + sum over i of x[t, i] * W[c0:.., i].
+  run_output_units(T, out, pool, [&](size_t t0, size_t t1, size_t c0, size_t len) {
     for (size_t t = t0; t < t1; ++t) {
       float* yt = y + t * out + c0;
       if (bias)
