@@ -317,14 +317,15 @@ void bwd_rows(const KernelTable& k, DType bt, const float* a, size_t sj, size_t 
         const float* col = bf + (c0 + c) * ldb + kb;
         for (size_t r = 0; r < kn; ++r) pack[r * kPackLd + c] = col[r];
       }
-    }
-    for (size_t r = 0; r < kn && !b_transposed; ++r) {
-      const size_t off = (kb + r) * ldb + c0;
-      if (bt == DType::F32)
-        std::memcpy(pack.data() + r * kPackLd, static_cast<const float*>(b) + off, len * sizeof(float));
-      else
-        (bt == DType::F16 ? k.f16_to_f32.fn : k.bf16_to_f32.fn)(
-            static_cast<const uint16_t*>(b) + off, pack.data() + r * kPackLd, len);
+    } else {
+      for (size_t r = 0; r < kn; ++r) {
+        const size_t off = (kb + r) * ldb + c0;
+        if (bt == DType::F32)
+          std::memcpy(pack.data() + r * kPackLd, static_cast<const float*>(b) + off, len * sizeof(float));
+        else
+          (bt == DType::F16 ? k.f16_to_f32.fn : k.bf16_to_f32.fn)(
+              static_cast<const uint16_t*>(b) + off, pack.data() + r * kPackLd, len);
+      }
     }
     for (size_t j0 = 0; j0 < nj; j0 += kBwdRows) {
       const size_t jn = nj - j0 < kBwdRows ? nj - j0 : kBwdRows;
