@@ -130,6 +130,24 @@ std::string grammar_some_completion(const IntentGrammar& g, int32_t state) {
   return out;
 }
 
+std::vector<uint8_t> grammar_choice_tokens(const IntentGrammar& g, const Tokenizer& tok,
+                                           std::span<const int32_t> ids) {
+  std::vector<uint8_t> out(ids.size(), 0);
+  int32_t state = grammar_start(g);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (tok.is_special(ids[i])) return {};
+    const std::string_view piece = token_to_piece(tok, ids[i]);
+    if (piece.empty()) return {};
+    for (char c : piece) {
+      if (state < 0 || state == g.accept) return {};
+      if (grammar_next_bytes(g, state).size() > 1) out[i] = 1;
+      state = grammar_next(g, state, (uint8_t)c);
+    }
+    if (state < 0) return {};
+  }
+  return out;
+}
+
 VocabTrie vocab_trie(const Tokenizer& t) {
   VocabTrie v;
   v.vocab_size = t.size();

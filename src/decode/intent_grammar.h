@@ -15,6 +15,7 @@
 // keeps each state's list so a state seen before costs one hash lookup.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -52,6 +53,15 @@ std::vector<uint8_t> grammar_next_bytes(const IntentGrammar& g, int32_t state);
 std::string grammar_forced(const IntentGrammar& g, int32_t state);
 // One completion from `state` to accept following the smallest allowed byte (for boundary checks).
 std::string grammar_some_completion(const IntentGrammar& g, int32_t state);
+
+// Which tokens of a completion carry a choice: per id, 1 when some byte of it is written from a
+// state that admits more than one byte (the action, a product at a branch of the name trie, each
+// quantity digit and the brace that ends the number), 0 when the grammar forces all of its bytes
+// (JSON punctuation and keys, the rest of a product name once its prefix is unique). Constrained
+// decoding never asks the model for the forced ones. Empty when the ids are not a valid prefix of
+// the language (a label outside the catalog, a special token).
+std::vector<uint8_t> grammar_choice_tokens(const IntentGrammar& g, const Tokenizer& tok,
+                                           std::span<const int32_t> ids);
 
 // Byte trie over the token pieces of a vocabulary. Control/Unknown tokens and tokens with an
 // empty piece are left out: they can never be part of the output.

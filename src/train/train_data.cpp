@@ -87,7 +87,8 @@ void fill_batch(Batch& b, const std::vector<TokenizedExample>& examples,
       b.tokens[r * b.T + t] = ex.tokens[t];
       b.targets[r * b.T + t] = ex.tokens[t + 1];
       // Target t+1 is in the completion (or is the eos) when t + 1 >= prompt_len.
-      if (t + 1 >= (size_t)ex.prompt_len) {
+      if (t + 1 >= (size_t)ex.prompt_len &&
+          (ex.loss_targets.empty() || ex.loss_targets[t + 1])) {
         b.mask[r * b.T + t] = 1;
         ++b.loss_tokens;
       }

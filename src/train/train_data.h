@@ -24,6 +24,10 @@ namespace cartlm {
 struct TokenizedExample {
   std::vector<int32_t> tokens;  // the whole sequence, bos .. eos
   int32_t prompt_len = 0;       // tokens[0, prompt_len) are bos + prompt (no loss)
+  // Per token, whether it counts in the loss as a target (tokens[0] never does). Empty: every
+  // completion token and the eos (the default); `cartlm train --forced-loss-share` narrows it to
+  // the tokens where the intent grammar has a choice.
+  std::vector<uint8_t> loss_targets;
   size_t inputs() const { return tokens.size() - 1; }  // positions the model reads
 };
 

@@ -71,6 +71,32 @@ TEST_F(TrainCli, KilledRunResumesToTheSameBytes) {
   expect_one_error_line(other, "written with different settings");
 }
 
+TEST_F(TrainCli, ForcedLossShareLeavesGrammarForcedTokensOutOfTheLoss) {
+  auto settings = [&](const std::string& out) {
+    auto log = nlohmann::json::parse(read_file(path(out + "/train_log.json")).value(), nullptr,
+                                     false);
+    return log.is_discarded() ? nlohmann::json() : log["settings"];
+  };
+  RunResult all = run(train_args("all") + " --max-steps 2");
+  ASSERT_EQ(all.code, 0) << all.err;
+  RunResult none = run(train_args("none") + " --max-steps 2 --forced-loss-share 0");
+  ASSERT_EQ(none.code, 0) << none.err;
+  RunResult some = run(train_args("some") + " --max-steps 2 --forced-loss-share 0.5");
+  ASSERT_EQ(some.code, 0) << some.err;
+  const nlohmann::json a = settings("all"), n = settings("none"), s = settings("some");
+  // Every completion token and the eos by default.
+  EXPECT_EQ(a["loss_tokens"], a["completion_tokens"]);
+  ASSERT_GT(a["completion_tokens"].get<int>(), 54 * 10);
+  // Share 0: the action, the product's branch points and the quantity only, the JSON skeleton
+  // and the eos left out (a completion is about 20 tokens; its choices about 5).
+  EXPECT_EQ(n["completion_tokens"], a["completion_tokens"]);
+  EXPECT_GE(n["loss_tokens"].get<int>(), 54 * 3);
+  EXPECT_LT(n["loss_tokens"].get<int>(), a["loss_tokens"].get<int>() / 2);
+  EXPECT_GT(s["loss_tokens"].get<int>(), n["loss_tokens"].get<int>());
+  EXPECT_LT(s["loss_tokens"].get<int>(), a["loss_tokens"].get<int>());
+  expect_one_error_line(run(train_args("x") + " --forced-loss-share 1.5"), "--forced-loss-share");
+}
+
 TEST_F(TrainCli, BadFlagsAreOneLineErrors) {
   expect_one_error_line(run(train_args("x") + " --mode bogus"), "--mode 'bogus'");
   expect_one_error_line(run(train_args("x") + " --schedule step"), "--schedule 'step'");

@@ -195,6 +195,44 @@ TEST(IntentMasks, RandomWalksOnTheTinyModelVocabAlwaysParse) {
   every_product_reachable(g, *tok);
 }
 
+TEST(IntentGrammar, ChoiceTokensAreExactlyThoseNotForced) {
+  IntentGrammar g = make_grammar();
+  Tokenizer tok = bpe_on_generated_data(1200);
+  Rng rng(5);
+  const std::vector<std::string> names = products();
+  for (int i = 0; i < 200; ++i) {
+    const Label label{rng.bernoulli(0.5) ? "add" : "remove", names[rng.uniform(names.size())],
+                      1 + (int)rng.uniform(120)};
+    const std::string text = label_to_json_text(label);
+    const std::vector<int32_t> ids = encode(tok, text, false, false);
+    const std::vector<uint8_t> choice = grammar_choice_tokens(g, tok, ids);
+    ASSERT_EQ(choice.size(), ids.size()) << text;
+    // A token is forced exactly when the text the grammar forces before it begins with its bytes.
+    int32_t state = grammar_start(g);
+    size_t choices = 0;
+    for (size_t k = 0; k < ids.size(); ++k) {
+      const std::string_view piece = token_to_piece(tok, ids[k]);
+      const bool forced = grammar_forced(g, state).starts_with(piece);
+      EXPECT_EQ(choice[k], forced ? 0 : 1) << text << " token " << k << " '" << piece << "'";
+      choices += choice[k];
+      state = grammar_walk(g, state, piece);
+    }
+    EXPECT_TRUE(grammar_accepting(g, state));
+    // At least the action, one digit and the closing brace; the JSON skeleton is never one.
+    EXPECT_GE(choices, 3u) << text;
+    EXPECT_LT(choices, ids.size()) << text;
+    EXPECT_EQ(choice[0], 0) << text;
+  }
+  // Not in the language: a product outside the catalog, a special token.
+  const std::vector<int32_t> bad =
+      encode(tok, label_to_json_text({"add", "Flux Capacitor", 2}), false, false);
+  EXPECT_TRUE(grammar_choice_tokens(g, tok, bad).empty());
+  ASSERT_GE(tok.eos_id, 0);
+  std::vector<int32_t> with_eos = encode(tok, label_to_json_text({"add", names[0], 2}), false, false);
+  with_eos.push_back(tok.eos_id);
+  EXPECT_TRUE(grammar_choice_tokens(g, tok, with_eos).empty());
+}
+
 TEST(IntentMasks, SpecialTokensAreNeverAllowed) {
   IntentGrammar g = make_grammar();
   Tokenizer tok = bpe_on_generated_data(600);

@@ -109,6 +109,18 @@ TEST(TrainData, BatchIsRightPaddedWithCompletionOnlyMask) {
   EXPECT_EQ(b.real_tokens, 9u);
 }
 
+TEST(TrainData, LossTargetsNarrowTheCompletionMask) {
+  std::vector<TokenizedExample> ex(1);
+  ex[0].tokens = {1, 10, 11, 20, 21, 22, 2};  // prompt 1 10 11, completion 20 21 22, eos 2
+  ex[0].prompt_len = 3;
+  ex[0].loss_targets = {0, 0, 0, 0, 1, 0, 0};  // only target 21 counts
+  Batch b;
+  fill_batch(b, ex, {0}, 0);
+  EXPECT_EQ(b.mask, (std::vector<uint8_t>{0, 0, 0, 1, 0, 0}));
+  EXPECT_EQ(b.loss_tokens, 1u);
+  EXPECT_EQ(b.real_tokens, 6u);
+}
+
 TEST(TrainData, BatchesCoverEveryExampleOnceBucketedAndSeedDependent) {
   std::vector<size_t> lengths;
   Rng lr(7);
