@@ -84,8 +84,6 @@ struct Data {
   std::string origin;  // for train_log.json
 };
 
-// Train/val from --data, or generated in memory. The generated set drops every text that also
-// occurs in the default `cartlm data generate` eval split, so that eval stays held out.
 // --forced-loss-share: every example but a `share` of them (drawn per example from `seed`) keeps
 // only its choice tokens (grammar_choice_tokens) in the loss; an example whose completion the
 // grammar over `products` does not accept keeps all. Returns (loss tokens, completion tokens + eos).
@@ -125,6 +123,8 @@ Result<std::pair<size_t, size_t>> restrict_loss_to_choices(std::vector<Tokenized
   return std::make_pair(kept, total);
 }
 
+// Train/val from --data, or generated in memory. The generated set drops every text that also
+// occurs in the default `cartlm data generate` eval split, so that eval stays held out.
 Result<Data> load_data(const TrainArgs& a, const Catalog& catalog) {
   Data d;
   if (!a.data.empty()) {
@@ -373,10 +373,12 @@ int run_train(TrainArgs& a) {
   }
   const int32_t pad_id = tok.pad_id >= 0 ? tok.pad_id : tok.eos_id;
   a.opt.settings_tag = "base=" + a.base + " mode=" + a.mode + " data=" + data->origin +
-                       strformat(" vocab=%lld hidden=%lld layers=%lld bpe_dropout=%.9g forced_loss_share=%.9g",
+                       strformat(" vocab=%lld hidden=%lld layers=%lld bpe_dropout=%.9g",
                                  (long long)config.vocab_size, (long long)config.hidden_size,
-                                 (long long)config.num_hidden_layers, a.bpe_dropout,
-                                 a.forced_loss_share);
+                                 (long long)config.num_hidden_layers, a.bpe_dropout);
+  // Only when set, so checkpoints written before the flag existed still resume.
+  if (a.forced_loss_share < 1)
+    a.opt.settings_tag += strformat(" forced_loss_share=%.9g", a.forced_loss_share);
   const int64_t params = count_parameters(config).total;
   if (!a.quiet)
     std::fprintf(stderr,
