@@ -120,6 +120,9 @@ struct LangPack {
   // A leading '^' puts the clause in front of the message, '@' right after the product phrase;
   // otherwise it is appended (before the final punctuation).
   std::vector<const char*> distractors;
+  // Action-neutral clauses (noise kind "context"): no digits, no verb of either
+  // action and no product word: "I'm heading out soon", "gledam popis", "sin prisa".
+  std::vector<const char*> context_clauses;
 };
 
 const LangPack& en_pack();

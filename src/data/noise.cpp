@@ -616,6 +616,27 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
     else append_clause(pieces, clause);
     names.push_back("distractor");
   }
+  if (hit(rates.context) && !pack.context_clauses.empty()) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      std::string clause = pick(rng, pack.context_clauses);
+      if (names_a_product(clause, ctx)) continue;
+      if (rng.bernoulli(0.5)) {  // "Heading out soon, add 2 towels" / "Heading out soon. Add ..."
+        const char* sep = pick_weighted(rng, {{", ", 0.5}, {". ", 0.3}, {" - ", 0.2}});
+        if (std::string_view(sep) != ". ") lower_first_word(pieces);
+        prepend(pieces, capitalize_first(clause) + sep);
+      } else {
+        std::string joined = join_pieces(pieces);
+        if (!joined.empty() && is_final_punct(joined.back()))
+          pieces.push_back(text_piece(" " + capitalize_first(clause) + (rng.bernoulli(0.6) ? "." : "")));
+        else if (rng.bernoulli(0.6))
+          append_clause(pieces, ", " + clause);
+        else
+          pieces.push_back(text_piece(". " + capitalize_first(clause)));
+      }
+      names.push_back("context");
+      break;
+    }
+  }
   if (!pack.codeswitch_suffix.empty() && hit(rates.codeswitch)) {
     if (rng.bernoulli(0.35)) {
       lower_first_word(pieces);

@@ -34,6 +34,11 @@ struct NoiseRates {
   double product_typo = 0.0;
   // The same for a word that carries the action (a verb such as "remove", "ubaci", "quita").
   double action_typo = 0.0;
+  // An action-neutral clause before or after the request ("I'm heading out soon", "gledam popis",
+  // "repasando mi lista"): a train-split augmentation, 0 in the realistic mix. Its words (out,
+  // list, after all, at home, ...) otherwise occur mostly with one action, and the model takes
+  // them for action cues in phrasings it has not seen.
+  double context = 0.0;
 
   // Every rate times `scale`, capped at 1.
   NoiseRates scaled(double scale) const;
@@ -51,7 +56,8 @@ inline constexpr NoiseRateField kNoiseRateFields[] = {
     {"brand", &NoiseRates::brand},         {"codeswitch", &NoiseRates::codeswitch},
     {"casing", &NoiseRates::casing},       {"punct", &NoiseRates::punct},
     {"distractor", &NoiseRates::distractor}, {"detail", &NoiseRates::detail},
-    {"product_typo", &NoiseRates::product_typo}, {"action_typo", &NoiseRates::action_typo}};
+    {"product_typo", &NoiseRates::product_typo}, {"action_typo", &NoiseRates::action_typo},
+    {"context", &NoiseRates::context}};
 
 // Parses "KIND=RATE" (e.g. "typo=0.33") and sets that rate in `rates`. Errors name the unknown
 // kind (listing the known ones) or the rate outside [0, 1].
@@ -59,7 +65,7 @@ Status set_noise_rate(NoiseRates& rates, std::string_view kind_eq_rate);
 
 // The names written to meta.noise, in the order the kinds are applied.
 inline constexpr const char* kNoiseNames[] = {
-    "brand", "detail", "distractor", "codeswitch", "slang", "greeting", "signoff", "punct",
+    "brand", "detail", "distractor", "context", "codeswitch", "slang", "greeting", "signoff", "punct",
     "typo",  "no_diacritics", "lowercase", "uppercase", "sentence_case", "emoji"};
 
 enum class TypoKind { swap, drop, repeat, neighbour };

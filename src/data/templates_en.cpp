@@ -387,6 +387,21 @@ LangPack make_pack() {
                    ", size {size}", " in size {size} if possible", "@ for {price} each",
                    " if it's still {price}", ", delivery by {hour}pm", " before {hour}pm please",
                    ", ref {ord}"};
+  // Noise kind "context" (train split only): clauses that say nothing about the action, with
+  // words the templates otherwise tie to one action ("out", "list", "after all", "mind").
+  p.context_clauses = {"I'm heading out soon", "we're going out tonight",
+                       "I'm out of the office till Monday", "going through my list now",
+                       "my shopping list is a mess this week", "checking my list again",
+                       "after all the back and forth", "after all that", "sorry, busy day",
+                       "it's for the party on Saturday", "the kids are home today",
+                       "I'm working from home today", "no rush", "same address as last time",
+                       "hope you're well", "before I forget", "by the way", "anyway",
+                       "I figured out the app at last", "I changed my mind about the delivery time",
+                       "sorry for all the messages", "the rest of the cart is fine",
+                       "the rest is already sorted", "sorry, my mistake with the address earlier",
+                       "delivery on Friday works", "trying to stay on budget this month",
+                       "my sister is visiting", "busy week", "just checking in",
+                       "cleaning out the pantry today", "as discussed", "I found the coupon code"};
   return p;
 }
 

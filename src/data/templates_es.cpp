@@ -335,6 +335,18 @@ LangPack make_pack() {
                    "@ en talla {size}", "@ a {price}", " si sigue a {price}",
                    ", antes de las {hour}", ", entrega antes de las {hour}",
                    ", n.º de pedido {ord}"};
+  // Noise kind "context" (train split only): clauses that say nothing about the action, with words
+  // the templates otherwise tie to one action ("lista", "al final", "casa", "he cambiado").
+  p.context_clauses = {"estoy repasando mi lista", "tengo la lista delante", "salgo en un rato",
+                       "sin prisa", "al final hoy no salgo", "es para el cumple de mi hermana",
+                       "los niños están en casa hoy", "hoy trabajo desde casa",
+                       "la entrega el viernes me va bien", "misma dirección que la última vez",
+                       "antes de que se me olvide", "perdón por tantos mensajes", "como hablamos",
+                       "por cierto", "he cambiado de idea sobre la hora de entrega",
+                       "he mirado el presupuesto", "el resto del carrito está bien",
+                       "ya tengo el código de descuento", "estoy limpiando la despensa",
+                       "semana larga", "mi hermana viene de visita", "espero que estéis bien",
+                       "vale, a ver", "al final encontré la app", "ya está casi todo"};
   return p;
 }
 

@@ -385,6 +385,18 @@ LangPack make_pack() {
                    ", veličina {size}", "@ u veličini {size}", ", cijena {price}",
                    " ako je još {price}", ", dostava do {hour}h", " prije {hour} sati",
                    ", broj narudžbe {ord}"};
+  // Noise kind "context" (train split only): clauses that say nothing about the action, with words
+  // the templates otherwise tie to one action ("ipak", "popis", "doma", "predomislio").
+  p.context_clauses = {"idem uskoro van", "gledam popis", "popis mi je ovaj tjedan dugačak",
+                       "prolazim kroz listu", "ipak je petak", "evo me opet", "nema žurbe",
+                       "djeca su danas doma", "danas radim od kuće", "dostava u petak je u redu",
+                       "ista adresa kao prošli put", "da ne zaboravim", "usput",
+                       "kao što smo se dogovorili", "oprosti na gomili poruka",
+                       "predomislio sam se oko termina dostave", "sve ostalo u košarici je u redu",
+                       "ostatak je već riješen", "slučajno sam vidio da imate popust",
+                       "sestra mi dolazi u posjet", "dug tjedan", "štedim ovaj mjesec",
+                       "našao sam kod za popust", "ipak sam odlučio to danas riješiti",
+                       "uglavnom", "to je za rođendan", "čistim smočnicu danas"};
   return p;
 }
 

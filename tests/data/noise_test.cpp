@@ -217,6 +217,7 @@ TEST(ApplyNoise, ZeroRatesChangeNothing) {
 
 TEST(ApplyNoise, EveryKindFiresAtRateOneAndKeepsTheQuantity) {
   NoiseRates all = NoiseRates().scaled(100);  // every rate capped at 1
+  all.context = 1;                             // 0 by default, so scaling leaves it off
   for (Lang lang : kAllLangs) {
     std::set<std::string> fired;
     for (uint64_t seed = 0; seed < 300; ++seed) {
@@ -237,8 +238,9 @@ TEST(ApplyNoise, EveryKindFiresAtRateOneAndKeepsTheQuantity) {
       for (const std::string& run : digit_runs(text)) fives += run == "5";
       EXPECT_EQ(fives, 1) << text;
     }
-    for (const char* kind : {"brand", "detail", "distractor", "slang", "greeting", "signoff", "punct",
-                             "typo", "lowercase", "uppercase", "sentence_case", "emoji"})
+    for (const char* kind : {"brand", "detail", "distractor", "context", "slang", "greeting",
+                             "signoff", "punct", "typo", "lowercase", "uppercase", "sentence_case",
+                             "emoji"})
       EXPECT_TRUE(fired.count(kind)) << lang_code(lang) << " never applied " << kind;
     if (lang != Lang::en) {
       EXPECT_TRUE(fired.count("codeswitch")) << lang_code(lang);
@@ -326,8 +328,8 @@ TEST(ApplyNoise, DetailsGoAroundTheProductAndNeverAfterAn) {
   EXPECT_TRUE(outs.count("Add an apple on sale to my cart"));
 }
 
-// Detail phrases must not teach the eval-only surface forms: no word of 5+ letters of a detail
-// phrase occurs in an eval-only form of the same language.
+// Detail phrases and context clauses must not teach the eval-only surface forms: no word of 5+
+// letters of one occurs in an eval-only form of the same language.
 TEST(ApplyNoise, DetailPhrasesShareNoWordWithEvalOnlyForms) {
   for (Lang lang : kAllLangs) {
     const LangPack& pack = lang_pack(lang);
@@ -341,6 +343,7 @@ TEST(ApplyNoise, DetailPhrasesShareNoWordWithEvalOnlyForms) {
     ASSERT_FALSE(eval_words.empty()) << lang_code(lang);
     std::vector<const char*> phrases = pack.detail_before;
     phrases.insert(phrases.end(), pack.detail_after.begin(), pack.detail_after.end());
+    phrases.insert(phrases.end(), pack.context_clauses.begin(), pack.context_clauses.end());
     ASSERT_FALSE(phrases.empty());
     for (const char* phrase : phrases) {
       std::string word;
@@ -356,6 +359,57 @@ TEST(ApplyNoise, DetailPhrasesShareNoWordWithEvalOnlyForms) {
       }
     }
   }
+}
+
+// A context clause must not carry the action or name a product: no digit, no verb or
+// first-person phrase of either action, no word of any surface form of the language.
+TEST(ApplyNoise, ContextClausesSayNothingAboutTheAction) {
+  // Words inside product names that are not about the product ("mascarilla para la cara").
+  const std::set<std::string> kFunctionWords = {"for",  "with", "the", "and", "para",
+                                                "con", "los",  "las", "del"};
+  for (Lang lang : kAllLangs) {
+    const LangPack& pack = lang_pack(lang);
+    ASSERT_GE(pack.context_clauses.size(), 20u) << lang_code(lang);
+    std::set<std::string> banned;
+    for (int a = 0; a < 2; ++a) {
+      for (const Verb& v : pack.verbs[a])
+        for (const char* s : {v.imp, v.formal, v.inf, v.subj})
+          if (*s) banned.insert(to_lower(s));
+      for (const char* w : pack.want[a]) banned.insert(to_lower(w));
+    }
+    for (const Product& prod : default_catalog().products)
+      for (const SurfaceForm& f : prod.in(lang))
+        for (const std::string* s : {&f.sg, &f.pl, &f.gen_sg, &f.acc_sg, &f.gen_pl, &f.acc_pl,
+                                     &f.paucal})
+          for (const std::string& w : split(to_lower(*s), ' '))
+            if (utf8_length(w) >= 3 && !kFunctionWords.count(w)) banned.insert(w);
+    for (const char* clause : pack.context_clauses) {
+      const std::string low = to_lower(clause);
+      EXPECT_EQ(low.find_first_of("0123456789"), std::string::npos) << clause;
+      for (const std::string& b : banned) EXPECT_FALSE(contains_word(low, b)) << clause << " / " << b;
+    }
+  }
+}
+
+TEST(ApplyNoise, ContextGoesBeforeOrAfterTheRequestAndLeavesItWhole) {
+  NoiseRates r = NoiseRates().scaled(0);
+  r.context = 1;
+  size_t before = 0, after = 0;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    Rng rng(seed);
+    Pieces p = {text_piece("Add "), qty_piece("3"), text_piece(" "), product_piece("towels"),
+                text_piece(" to my cart.")};
+    NoiseContext ctx{&en_pack(), 3, nullptr};
+    EXPECT_EQ(apply_noise(p, r, ctx, rng), std::vector<std::string>{"context"});
+    const std::string text = join_pieces(p);
+    const size_t at = to_lower(text).find("add 3 towels to my cart");
+    ASSERT_NE(at, std::string::npos) << text;
+    before += at > 0;
+    after += at == 0;
+    EXPECT_GT(text.size(), std::string("Add 3 towels to my cart.").size() + 3) << text;
+  }
+  EXPECT_GT(before, 60u);
+  EXPECT_GT(after, 60u);
 }
 
 TEST(ApplyNoise, PrefixesLowerTheFirstWordButNotI) {
