@@ -62,7 +62,7 @@ struct TrainArgs {
   bool quiet = false;
   // Which defaults the user overrode (the tiny preset has its own).
   CLI::Option *epochs_opt = nullptr, *batch_opt = nullptr, *lr_opt = nullptr,
-              *warmup_opt = nullptr, *wd_opt = nullptr;
+              *warmup_opt = nullptr, *wd_opt = nullptr, *forced_opt = nullptr;
 };
 
 // Tiny-preset training defaults, chosen on the validation set (see docs).
@@ -78,6 +78,10 @@ constexpr double kTinyLr = 7e-4;
 constexpr double kTinyWarmup = 0.05;
 constexpr double kTinyWeightDecay = 0.01;
 constexpr int64_t kTinyLayers = 2;
+// Loss on the grammar's choice tokens only for 7 of 8 examples (--forced-loss-share): 1.13x the
+// tokens/s (session 12: fixed 200-step run 3,626 -> 4,099 on an AVX2 VM); val2 99.00% -> 99.20%
+// (default 200k split, seed 42), free decoding still 100% valid JSON. Default since session 13.
+constexpr double kTinyForcedLossShare = 0.125;
 
 struct Data {
   std::vector<Example> train, val;
@@ -261,6 +265,7 @@ int run_train(TrainArgs& a) {
     if (!a.lr_opt->count()) a.opt.lr = kTinyLr;
     if (!a.warmup_opt->count()) a.opt.warmup = kTinyWarmup;
     if (!a.wd_opt->count()) a.opt.adam.weight_decay = kTinyWeightDecay;
+    if (!a.forced_opt->count()) a.forced_loss_share = kTinyForcedLossShare;
   } else if (a.data.empty()) {
     return fail(error("--data DIR (train.jsonl, val.jsonl) is required with --base DIR"));
   }
@@ -563,14 +568,14 @@ void register_train(CLI::App& root, int& exit_code) {
                   "BPE-dropout on training prompts: each merge is skipped with this probability, "
                   "so the model also sees words split into smaller tokens, as typos split them")
       ->capture_default_str();
-  cmd->add_option("--forced-loss-share", a->forced_loss_share,
+  a->forced_opt = cmd->add_option("--forced-loss-share", a->forced_loss_share,
                   "Share of training examples whose grammar-forced completion tokens (JSON "
                   "punctuation and keys, the rest of a product name once it is unique, the eos) "
                   "count in the loss; the others count only the tokens where the intent grammar "
                   "over the catalog has a choice. Constrained decoding never asks the model for "
                   "forced tokens, and each one left out saves an LM-head row; free decoding "
-                  "still learns them from the share kept. 1 = every completion token")
-      ->capture_default_str();
+                  "still learns them from the share kept. 1 = every completion token "
+                  "(the default; tiny: " + strformat("%g", kTinyForcedLossShare) + ")");
   cmd->add_option("--hidden", a->hidden, "Tiny: override hidden_size");
   cmd->add_option("--layers", a->layers,
                   strformat("Tiny: num_hidden_layers (default %lld)", (long long)kTinyLayers));

@@ -77,14 +77,17 @@ TEST_F(TrainCli, ForcedLossShareLeavesGrammarForcedTokensOutOfTheLoss) {
                                      false);
     return log.is_discarded() ? nlohmann::json() : log["settings"];
   };
-  RunResult all = run(train_args("all") + " --max-steps 2");
+  RunResult all = run(train_args("all") + " --max-steps 2 --forced-loss-share 1");
   ASSERT_EQ(all.code, 0) << all.err;
+  RunResult dflt = run(train_args("dflt") + " --max-steps 2");
+  ASSERT_EQ(dflt.code, 0) << dflt.err;
   RunResult none = run(train_args("none") + " --max-steps 2 --forced-loss-share 0");
   ASSERT_EQ(none.code, 0) << none.err;
   RunResult some = run(train_args("some") + " --max-steps 2 --forced-loss-share 0.5");
   ASSERT_EQ(some.code, 0) << some.err;
-  const nlohmann::json a = settings("all"), n = settings("none"), s = settings("some");
-  // Every completion token and the eos by default.
+  const nlohmann::json a = settings("all"), n = settings("none"), s = settings("some"),
+                       d = settings("dflt");
+  // Share 1: every completion token and the eos.
   EXPECT_EQ(a["loss_tokens"], a["completion_tokens"]);
   ASSERT_GT(a["completion_tokens"].get<int>(), 54 * 10);
   // Share 0: the action, the product's branch points and the quantity only, the JSON skeleton
@@ -94,6 +97,10 @@ TEST_F(TrainCli, ForcedLossShareLeavesGrammarForcedTokensOutOfTheLoss) {
   EXPECT_LT(n["loss_tokens"].get<int>(), a["loss_tokens"].get<int>() / 2);
   EXPECT_GT(s["loss_tokens"].get<int>(), n["loss_tokens"].get<int>());
   EXPECT_LT(s["loss_tokens"].get<int>(), a["loss_tokens"].get<int>());
+  // The tiny preset's default keeps the forced tokens for an eighth of the examples.
+  EXPECT_EQ(d["forced_loss_share"], 0.125);
+  EXPECT_GT(d["loss_tokens"].get<int>(), n["loss_tokens"].get<int>());
+  EXPECT_LT(d["loss_tokens"].get<int>(), s["loss_tokens"].get<int>());
   expect_one_error_line(run(train_args("x") + " --forced-loss-share 1.5"), "--forced-loss-share");
 }
 
