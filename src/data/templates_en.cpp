@@ -297,6 +297,18 @@ LangPack make_pack() {
       {B, "Please {v} {qp}{d} and let me know the new total"},
       {B, "Been meaning to {vi} {qp}{d} - can you sort that out?"},
       {B, "Turns out {w} {qp}[ after all|]"},
+      // Session 13: frames for both actions whose other words (out, list, mind, after all, ran)
+      // occur in add-only or remove-only templates, so the model cannot take them as the action.
+      {B, "On second thought, {v} {qp}{d}"},
+      {B, "I changed my mind[,| -|:] {v} {qp}{d}"},
+      {B, "Before I head out, {v} {qp}{d}"},
+      {B, "Going down my list: {v} {qp}{d}"},
+      {B, "Just remembered[,| -] {v} {qp}{d}"},
+      {B, "Out of curiosity, could you {v} {qp}{d}?"},
+      {B, "When you have a sec, {v} {qp}{d}"},
+      {B, "Ok final answer: {v} {qp}{d}"},
+      {B, "We ran the numbers again, so {v} {qp}{d}"},
+      {B, "After all that, [please |]{v} {qp}{d}"},
   };
   p.verbs[0] = {
       {"add", "add", "add", "", "to", opt},

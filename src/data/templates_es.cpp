@@ -268,6 +268,18 @@ LangPack make_pack() {
       {B, "¿Podemos {vi} {qp}{d}?"},
       {B, "{qp}, ¿me {lo} puedes {vi}{d}?"},
       {B, "{vi} {qp}{d}[, porfa|, por favor|]"},
+      // Session 13: frames for both actions whose other words (lista, al final, he cambiado,
+      // casa) occur in add-only or remove-only templates, so the model cannot take them as the action.
+      {B, "Al final, {v} {qp}{d}"},
+      {B, "He cambiado de idea: {v} {qp}{d}"},
+      {B, "Mirando mi lista, {v} {qp}{d}"},
+      {B, "Antes de salir, {v} {qp}{d}"},
+      {B, "Me acabo de acordar: {v} {qp}{d}"},
+      {B, "Por si acaso, {v} {qp}{d}"},
+      {B, "Pues nada, {v} {qp}{d}"},
+      {B, "Ya en casa, {v} {qp}{d}"},
+      {B, "Rapidito: {v} {qp}{d}"},
+      {B, "Después de todo, {v} {qp}{d}"},
   };
   p.verbs[0] = {
       {"añade", "añada", "añadir", "añadas", "a", opt},

@@ -318,6 +318,18 @@ LangPack make_pack() {
       {B, "[Ok|Dobro|E], ovako: {w} {qp}"},
       {B, "[Ako već nisam rekao|Ako već nisam rekla|Ne znam jesam li već napisao|Ne znam jesam li već napisala], {v} {qp}{d}"},
       {B, "[Nisam siguran|Nisam sigurna], ali ajde {v} {qp}{d}"},
+      // Session 13: frames for both actions whose other words (ipak, popis, predomislio, doma)
+      // occur in add-only or remove-only templates, so the model cannot take them as the action.
+      {B, "[Ipak sam se predomislio|Ipak sam se predomislila], {v} {qp}{d}"},
+      {B, "Gledam popis: {v} {qp}{d}"},
+      {B, "Prije nego izađem, {v} {qp}{d}"},
+      {B, "[Sjetio|Sjetila] sam se, {v} {qp}{d}"},
+      {B, "Kad uhvatiš vremena, {v} {qp}{d}"},
+      {B, "Za svaki slučaj {v} {qp}{d}"},
+      {B, "Dakle, ipak {v} {qp}{d}"},
+      {B, "Dok sam još doma, {v} {qp}{d}"},
+      {B, "Na brzinu, {v} {qp}{d}"},
+      {B, "Nakon svega, {v} {qp}{d}"},
   };
   p.verbs[0] = {
       {"dodaj", "dodajte", "dodati", "", "u", opt},
