@@ -13,6 +13,7 @@
 // A plain text file with one product name per line is also accepted: English forms are derived
 // (lower case, plural with -s) and the English name is used as is for hr and es.
 #pragma once
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,10 @@ struct SurfaceForm {
   std::string sg, pl;  // en/es singular/plural; hr nominative singular/plural
   // Croatian only (empty otherwise):
   std::string gen_sg, acc_sg, gen_pl, acc_pl, paucal;
+  // Every form field above (the Croatian ones empty for en/es), for code that scans all of them.
+  std::array<const std::string*, 7> all_forms() const {
+    return {&sg, &pl, &gen_sg, &acc_sg, &gen_pl, &acc_pl, &paucal};
+  }
 };
 
 struct Product {

@@ -228,7 +228,7 @@ Result<Dataset> generate_dataset(const Catalog& catalog, const GeneratorOptions&
     gen.product_words.push_back(to_lower(p.name));
     for (Lang l : kAllLangs)
       for (const SurfaceForm& f : p.in(l))
-        for (const std::string* s : {&f.sg, &f.pl, &f.gen_sg, &f.acc_sg, &f.gen_pl, &f.acc_pl, &f.paucal})
+        for (const std::string* s : f.all_forms())
           if (!s->empty()) gen.product_words.push_back(to_lower(*s));
   }
 

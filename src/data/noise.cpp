@@ -627,7 +627,8 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
       } else {
         std::string joined = join_pieces(pieces);
         if (!joined.empty() && is_final_punct(joined.back()))
-          pieces.push_back(text_piece(" " + capitalize_first(clause) + (rng.bernoulli(0.6) ? "." : "")));
+          pieces.push_back(
+              text_piece(" " + capitalize_first(clause) + (rng.bernoulli(0.6) ? "." : "")));
         else if (rng.bernoulli(0.6))
           append_clause(pieces, ", " + clause);
         else

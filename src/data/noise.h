@@ -65,8 +65,9 @@ Status set_noise_rate(NoiseRates& rates, std::string_view kind_eq_rate);
 
 // The names written to meta.noise, in the order the kinds are applied.
 inline constexpr const char* kNoiseNames[] = {
-    "brand", "detail", "distractor", "context", "codeswitch", "slang", "greeting", "signoff", "punct",
-    "typo",  "no_diacritics", "lowercase", "uppercase", "sentence_case", "emoji"};
+    "brand",    "detail", "distractor", "context",       "codeswitch", "slang",     "greeting",
+    "signoff",  "punct",  "typo",       "no_diacritics", "lowercase",  "uppercase", "sentence_case",
+    "emoji"};
 
 enum class TypoKind { swap, drop, repeat, neighbour };
 

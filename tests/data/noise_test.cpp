@@ -337,8 +337,7 @@ TEST(ApplyNoise, DetailPhrasesShareNoWordWithEvalOnlyForms) {
     for (const Product& prod : default_catalog().products)
       for (const SurfaceForm& f : prod.in(lang))
         if (f.kind == FormKind::eval)
-          for (const std::string* s : {&f.sg, &f.pl, &f.gen_sg, &f.acc_sg, &f.gen_pl, &f.acc_pl,
-                                       &f.paucal})
+          for (const std::string* s : f.all_forms())
             for (const std::string& w : split(to_lower(*s), ' ')) eval_words.insert(w);
     ASSERT_FALSE(eval_words.empty()) << lang_code(lang);
     std::vector<const char*> phrases = pack.detail_before;
@@ -379,14 +378,14 @@ TEST(ApplyNoise, ContextClausesSayNothingAboutTheAction) {
     }
     for (const Product& prod : default_catalog().products)
       for (const SurfaceForm& f : prod.in(lang))
-        for (const std::string* s : {&f.sg, &f.pl, &f.gen_sg, &f.acc_sg, &f.gen_pl, &f.acc_pl,
-                                     &f.paucal})
+        for (const std::string* s : f.all_forms())
           for (const std::string& w : split(to_lower(*s), ' '))
             if (utf8_length(w) >= 3 && !kFunctionWords.count(w)) banned.insert(w);
     for (const char* clause : pack.context_clauses) {
       const std::string low = to_lower(clause);
       EXPECT_EQ(low.find_first_of("0123456789"), std::string::npos) << clause;
-      for (const std::string& b : banned) EXPECT_FALSE(contains_word(low, b)) << clause << " / " << b;
+      for (const std::string& b : banned)
+        EXPECT_FALSE(contains_word(low, b)) << clause << " / " << b;
     }
   }
 }
