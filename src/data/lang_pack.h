@@ -46,9 +46,15 @@ namespace cartlm {
 // A piece of a message. Noise may rewrite `text` pieces; a `product` piece gets at most one typo;
 // a `qty` piece is never given a typo, so the label stays recoverable from the text.
 enum class PieceRole : uint8_t { text, product, qty };
+// Which field of a SurfaceForm a product piece holds, in SurfaceForm::all_forms() order: what an
+// adjective put next to it must agree with (hr case and number, es number).
+enum class FormSlot : int8_t { none = -1, sg, pl, gen_sg, acc_sg, gen_pl, acc_pl, paucal };
 struct Piece {
   std::string text;
   PieceRole role = PieceRole::text;
+  // Product pieces made by form_piece(): the field and the noun's gender (for agreement).
+  FormSlot slot = FormSlot::none;
+  Gender gender = Gender::none;
 };
 using Pieces = std::vector<Piece>;
 
@@ -116,6 +122,11 @@ struct LangPack {
   // Details about the item (noise kind "detail"): words put in front of the product (en
   // adjectives; none for hr/es, whose adjectives would have to agree) and phrases after it.
   std::vector<const char*> detail_before, detail_after;
+  // Adjectives that agree with the noun (hr, es), as lemmas: hr stems ("crven" -> crveni,
+  // crvenog, crvenu, ...), es masculine singular ("blanco" -> blanca, blancos). hr puts them in
+  // front of the noun, es after it. `inflect_adjective` writes the form for a gender and slot.
+  std::vector<const char*> detail_adjectives;
+  std::string (*inflect_adjective)(std::string_view lemma, Gender gender, FormSlot slot) = nullptr;
   // Numbers that are not the quantity: {ord} order number, {price}, {size}, {hour}.
   // A leading '^' puts the clause in front of the message, '@' right after the product phrase;
   // otherwise it is appended (before the final punctuation).
@@ -144,5 +155,8 @@ const char* pick_weighted(Rng& rng, std::initializer_list<FormWeight> choices);
 Piece text_piece(std::string s);
 Piece qty_piece(std::string s);
 Piece product_piece(std::string s);
+// A product piece holding `field`, which must be one of f's fields: records which one (the slot)
+// and f's gender, so that noise can make an adjective agree with it.
+Piece form_piece(const SurfaceForm& f, const std::string& field);
 
 }  // namespace cartlm

@@ -596,11 +596,25 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
     // An adjective goes in front of the product piece, but never after "an" ("an small apple").
     const bool can_precede = !pack.detail_before.empty() && at < pieces.size() &&
                              article_before(pieces, at) != "an";
+    // hr/es: an adjective that agrees with the noun ("3 crvena ručnika", "toallas blancas").
+    const bool can_agree = pack.inflect_adjective && !pack.detail_adjectives.empty() &&
+                           at < pieces.size() && pieces[at].slot != FormSlot::none;
     for (int attempt = 0; attempt < 5; ++attempt) {
+      if (can_agree && rng.bernoulli(0.5)) {
+        const Piece& noun = pieces[at];
+        std::string adj = pack.inflect_adjective(pick(rng, pack.detail_adjectives), noun.gender,
+                                                 noun.slot);
+        if (contains_word(to_lower(noun.text), adj)) continue;  // "tamna tamna čokolada"
+        if (pack.lang == Lang::es) pieces.insert(pieces.begin() + (long)at + 1, text_piece(" " + adj));
+        else pieces[at].text = adj + " " + pieces[at].text;
+        names.push_back("detail");
+        break;
+      }
       const bool before = can_precede && rng.bernoulli(0.5);
       std::string phrase = before ? pick(rng, pack.detail_before) : pick(rng, pack.detail_after);
       if (names_a_product(phrase, ctx)) continue;
       if (before) {
+        if (contains_word(to_lower(pieces[at].text), phrase)) continue;  // "green green tea"
         pieces[at].text = phrase + " " + pieces[at].text;
       } else {
         insert_after_product(pieces, phrase);

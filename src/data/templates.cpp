@@ -29,6 +29,14 @@ Piece text_piece(std::string s) { return Piece{std::move(s), PieceRole::text}; }
 Piece qty_piece(std::string s) { return Piece{std::move(s), PieceRole::qty}; }
 Piece product_piece(std::string s) { return Piece{std::move(s), PieceRole::product}; }
 
+Piece form_piece(const SurfaceForm& f, const std::string& field) {
+  const auto fields = f.all_forms();
+  for (size_t i = 0; i < fields.size(); ++i)
+    if (fields[i] == &field) return Piece{field, PieceRole::product, (FormSlot)i, f.gender};
+  CARTLM_CHECK(false);  // `field` is a copy, not a field of `f`
+  return product_piece(field);
+}
+
 namespace {
 
 // Replaces each [a|b|c] group by one alternative.

@@ -387,10 +387,15 @@ LangPack make_pack() {
               "Target", "Costco", "IKEA", "Kirkland", "Great Value"};
   p.brand_before_noun = true;
   // Consonant-initial, so that "a" in front stays right ("a small towel").
-  p.detail_before = {"small", "big", "cheap", "new", "basic", "mini", "regular",
-                     "premium", "white", "blue", "red", "budget", "family-size",
-                     "kids'", "good", "decent", "plain", "cheapest", "store-brand",
-                     "nice", "standard"};
+  // No word of the catalog's eval-only forms ("black", "metal", "cotton", "large" are theirs).
+  // Some are words of other products' names ("green", "orange", "dark"): the noun names the item.
+  p.detail_before = {"small", "big", "cheap", "new", "basic", "mini", "regular", "premium",
+                     "white", "blue", "red", "budget", "family-size", "kids'", "good", "decent",
+                     "plain", "cheapest", "store-brand", "nice", "standard", "green", "yellow",
+                     "pink", "grey", "brown", "purple", "orange", "dark", "medium",
+                     "organic", "fresh", "plastic", "glass", "steel", "wooden", "bamboo", "spare",
+                     "simple", "classic", "eco-friendly", "unscented", "travel-size", "extra",
+                     "lightweight", "cute", "sturdy", "cheaper", "bigger", "smaller"};
   p.detail_after = {" (the small ones)", " (the cheap ones)", " in grey", " in white",
                     " in blue", " on sale", " for the kids", ", any kind is fine",
                     ", whatever is cheapest", " - the usual ones", ", same as last time",

@@ -74,35 +74,35 @@ void render_qp(SlotContext& ctx, Rng& rng, bool more, Pieces& out) {
     else num = q == 1 ? "1 par de" : rng.bernoulli(0.5) ? n : n + " pares de";
     out.push_back(qty_piece(num));
     out.push_back(text_piece(" "));
-    out.push_back(product_piece(f.pl));
+    out.push_back(form_piece(f, f.pl));
   } else if (fs == "article") {
     out.push_back(qty_piece(fem ? "una" : "un"));
     out.push_back(text_piece(" "));
-    out.push_back(product_piece(f.sg));
+    out.push_back(form_piece(f, f.sg));
   } else if (fs == "digits" || fs == "words") {
     out.push_back(qty_piece(fs == "digits" ? n : es_number_word(q, f.gender, true)));
     out.push_back(text_piece(" "));
-    out.push_back(product_piece(q == 1 ? f.sg : f.pl));
+    out.push_back(form_piece(f, q == 1 ? f.sg : f.pl));
   } else if (fs == "dozen" || fs == "couple" || fs == "half_dozen") {
     out.push_back(qty_piece(fs == "dozen" ? "una docena de" : fs == "couple" ? "un par de" : "media docena de"));
     out.push_back(text_piece(" "));
-    out.push_back(product_piece(f.pl));
+    out.push_back(form_piece(f, f.pl));
   } else if (fs == "omitted") {
-    out.push_back(product_piece(f.sg));
+    out.push_back(form_piece(f, f.sg));
   } else if (fs == "x3") {
-    out.push_back(product_piece(f.sg));
+    out.push_back(form_piece(f, f.sg));
     out.push_back(text_piece(" "));
     out.push_back(qty_piece("x" + n));
   } else if (fs == "3x") {
     out.push_back(qty_piece(n + "x"));
     out.push_back(text_piece(" "));
-    out.push_back(product_piece(f.sg));
+    out.push_back(form_piece(f, f.sg));
   } else {  // unit: "3 uds de champú"
     const char* unit = q == 1 ? (rng.bernoulli(0.5) ? "ud." : "unidad")
                               : pick_weighted(rng, {{"uds", 0.4}, {"uds.", 0.3}, {"unidades", 0.3}});
     out.push_back(qty_piece(n + " " + unit));
     out.push_back(text_piece(" de "));
-    out.push_back(product_piece(f.sg));
+    out.push_back(form_piece(f, f.sg));
   }
   if (more) out.push_back(text_piece(" más"));
   for (const Piece& p : out)
@@ -120,18 +120,18 @@ void render_pq(SlotContext& ctx, Rng& rng, Pieces& out) {
              : pick_weighted(rng, {{"x3", 0.3}, {"3x", 0.25}, {"unit", 0.2}, {"paren", 0.1},
                                    {"digits", 0.15}});
   std::string_view s = style;
-  std::string noun = f.sg;
-  if (s == "omitted") out = {product_piece(f.sg)};
-  else if (s == "x3") out = {product_piece(f.sg), text_piece(" "), qty_piece("x" + n)};
-  else if (s == "3x") out = {qty_piece(n + "x"), text_piece(" "), product_piece(f.sg)};
+  const std::string* noun = &f.sg;
+  if (s == "omitted") out = {form_piece(f, f.sg)};
+  else if (s == "x3") out = {form_piece(f, f.sg), text_piece(" "), qty_piece("x" + n)};
+  else if (s == "3x") out = {qty_piece(n + "x"), text_piece(" "), form_piece(f, f.sg)};
   else if (s == "unit")
-    out = {product_piece(f.sg), text_piece(", "), qty_piece(n + (q == 1 ? " ud." : " uds"))};
-  else if (s == "paren") out = {product_piece(f.sg), text_piece(" ("), qty_piece(n), text_piece(")")};
+    out = {form_piece(f, f.sg), text_piece(", "), qty_piece(n + (q == 1 ? " ud." : " uds"))};
+  else if (s == "paren") out = {form_piece(f, f.sg), text_piece(" ("), qty_piece(n), text_piece(")")};
   else {
-    noun = q == 1 ? f.sg : f.pl;
-    out = {qty_piece(n), text_piece(" "), product_piece(noun)};
+    noun = q == 1 ? &f.sg : &f.pl;
+    out = {qty_piece(n), text_piece(" "), form_piece(f, *noun)};
   }
-  ctx.form_text = noun;
+  ctx.form_text = *noun;
   ctx.qty_form = s == "paren" ? "digits" : std::string(s);
 }
 
@@ -155,7 +155,7 @@ bool render_slot(std::string_view name, SlotContext& ctx, Rng& rng, Pieces& out)
                                             : std::string("una docena")));
   } else if (name == "pdef_pl") {
     out.push_back(text_piece(fem ? "las " : "los "));
-    out.push_back(product_piece(f.pl));
+    out.push_back(form_piece(f, f.pl));
     ctx.form_text = f.pl;
   } else if (name == "lo") {  // attached to an infinitive: quitarlo, quitarlas
     bool plural = q > 1 || is_pair_noun(f);
@@ -164,6 +164,22 @@ bool render_slot(std::string_view name, SlotContext& ctx, Rng& rng, Pieces& out)
     return false;
   }
   return true;
+}
+
+// The adjective agreeing with a noun of gender g, singular or plural by `slot`: "blanco" ->
+// blanca, blancos, blancas; "verde" -> verdes; "azul" -> azules. Plural-only nouns in the
+// catalog ("vaqueros", "auriculares") are written with their plural fields.
+std::string inflect_adjective(std::string_view lemma, Gender g, FormSlot slot) {
+  const bool plural = slot == FormSlot::pl;
+  std::string out(lemma);
+  const char last = out.empty() ? 0 : out.back();
+  if (last == 'o') {
+    if (g == Gender::f) out.back() = 'a';
+    if (plural) out += 's';
+  } else if (plural) {
+    out += (last == 'a' || last == 'e') ? "s" : "es";
+  }
+  return out;
 }
 
 LangPack make_pack() {
@@ -340,6 +356,12 @@ LangPack make_pack() {
                      " de {brand}", ", que sea {brand}"};
   p.brands = {"Hacendado", "Nivea", "Samsung", "Philips", "Bosch", "Deliplus", "Bosque Verde",
               "Eroski", "Pascual", "Cola Cao"};
+  // Masculine singular lemmas; none of the eval-only forms' words ("negro", "verde" are theirs).
+  p.detail_adjectives = {"blanco", "rojo", "gris", "pequeño", "mediano", "barato", "nuevo",
+                         "básico", "normal", "infantil", "económico", "sencillo", "amarillo",
+                         "rosa", "clásico", "oscuro", "morado", "original",
+                         "reutilizable", "familiar", "ligero", "bonito", "naranja"};
+  p.inflect_adjective = inflect_adjective;
   p.detail_after = {" de oferta", " en oferta", " para los niños", ", cualquiera vale",
                     ", lo más barato que haya", " en gris", " en blanco", ", como la última vez",
                     " para la oficina", ", nada especial", " de marca blanca", " (los de siempre)"};

@@ -6,6 +6,7 @@
 // pairs or with digits ("dva para traperica", "2 traperice", "jedne traperice").
 #include <string>
 
+#include "core/strings.h"
 #include "data/lang_pack.h"
 #include "data/numbers.h"
 
@@ -62,32 +63,32 @@ void render_pair_noun(SlotContext& ctx, Rng& rng, HrCase c, bool more, Pieces& o
   const std::string n = std::to_string(q);
   bool plural = true;
   if (fs == "omitted") {
-    out.push_back(product_piece(case_sg(f, c)));
+    out.push_back(form_piece(f, case_sg(f, c)));
   } else if (fs == "words") {
     out.push_back(qty_piece(hr_number_word(q, Gender::pl, c)));
     out.push_back(text_piece(" "));
-    out.push_back(product_piece(noun_after(f, q, c)));
+    out.push_back(form_piece(f, noun_after(f, q, c)));
   } else if (fs == "digits") {
     out.push_back(qty_piece(n));
     out.push_back(text_piece(" "));
-    out.push_back(product_piece(noun_after(f, q, c)));
+    out.push_back(form_piece(f, noun_after(f, q, c)));
   } else if (fs == "pair_words" || fs == "pair_digits") {
     std::string num = fs == "pair_words" ? hr_number_word(q, Gender::m, c) : n;
     out.push_back(qty_piece(num + " " + par_after(q)));
     out.push_back(text_piece(" "));
-    out.push_back(product_piece(f.gen_pl));
+    out.push_back(form_piece(f, f.gen_pl));
     plural = plural_subject(q, Gender::m);
   } else if (fs == "dozen") {
     out.push_back(qty_piece("tucet"));
     out.push_back(text_piece(" "));
-    out.push_back(product_piece(f.gen_pl));
+    out.push_back(form_piece(f, f.gen_pl));
     plural = false;
   } else if (fs == "x3") {
-    out.push_back(product_piece(case_pl(f, c)));
+    out.push_back(form_piece(f, case_pl(f, c)));
     out.push_back(text_piece(" "));
     out.push_back(qty_piece("x" + n));
   } else {  // unit
-    out.push_back(product_piece(case_pl(f, c)));
+    out.push_back(form_piece(f, case_pl(f, c)));
     out.push_back(text_piece(" "));
     out.push_back(qty_piece(n + " kom"));
   }
@@ -122,28 +123,28 @@ void render_qp(SlotContext& ctx, Rng& rng, HrCase c, bool more, Pieces& out) {
     ctx.qty_form = form;
     ctx.qty_plural = plural_subject(q, g);
     if (fs == "omitted") {
-      out.push_back(product_piece(case_sg(f, c)));
+      out.push_back(form_piece(f, case_sg(f, c)));
     } else if (fs == "digits" || fs == "words") {
       out.push_back(qty_piece(fs == "digits" ? n : hr_number_word(q, g, c)));
       out.push_back(text_piece(" "));
-      out.push_back(product_piece(noun_after(f, q, c)));
+      out.push_back(form_piece(f, noun_after(f, q, c)));
     } else if (fs == "dozen" || fs == "half_dozen") {
       out.push_back(qty_piece(fs == "dozen" ? "tucet" : "pola tuceta"));
       out.push_back(text_piece(" "));
-      out.push_back(product_piece(f.gen_pl));
+      out.push_back(form_piece(f, f.gen_pl));
       ctx.qty_plural = false;
     } else if (fs == "x3") {  // "dodaj čaše x3", "makni šampon x1"
-      out.push_back(product_piece(q == 1 ? case_sg(f, c) : case_pl(f, c)));
+      out.push_back(form_piece(f, q == 1 ? case_sg(f, c) : case_pl(f, c)));
       out.push_back(text_piece(" "));
       out.push_back(qty_piece("x" + n));
       ctx.qty_plural = q > 1;
     } else if (fs == "3x") {  // list shorthand keeps the dictionary form: "3x čaša"
       out.push_back(qty_piece(n + "x"));
       out.push_back(text_piece(" "));
-      out.push_back(product_piece(f.sg));
+      out.push_back(form_piece(f, f.sg));
       ctx.qty_plural = false;
     } else {  // unit: "dodaj čaše 3 kom"
-      out.push_back(product_piece(q == 1 ? case_sg(f, c) : case_pl(f, c)));
+      out.push_back(form_piece(f, q == 1 ? case_sg(f, c) : case_pl(f, c)));
       out.push_back(text_piece(" "));
       out.push_back(qty_piece(n + " kom"));
       ctx.qty_plural = q > 1;
@@ -164,18 +165,18 @@ void render_pq(SlotContext& ctx, Rng& rng, Pieces& out) {
              : pick_weighted(rng, {{"x3", 0.3}, {"3x", 0.25}, {"unit", 0.2}, {"paren", 0.1},
                                    {"digits", 0.15}});
   std::string_view s = style;
-  std::string noun = f.sg;
-  if (s == "omitted") out = {product_piece(f.sg)};
-  else if (s == "x3") out = {product_piece(f.sg), text_piece(" "), qty_piece("x" + n)};
-  else if (s == "3x") out = {qty_piece(n + "x"), text_piece(" "), product_piece(f.sg)};
+  const std::string* noun = &f.sg;
+  if (s == "omitted") out = {form_piece(f, f.sg)};
+  else if (s == "x3") out = {form_piece(f, f.sg), text_piece(" "), qty_piece("x" + n)};
+  else if (s == "3x") out = {qty_piece(n + "x"), text_piece(" "), form_piece(f, f.sg)};
   else if (s == "unit")
-    out = {product_piece(f.sg), text_piece(rng.bernoulli(0.5) ? ", " : " "), qty_piece(n + " kom")};
-  else if (s == "paren") out = {product_piece(f.sg), text_piece(" ("), qty_piece(n), text_piece(")")};
+    out = {form_piece(f, f.sg), text_piece(rng.bernoulli(0.5) ? ", " : " "), qty_piece(n + " kom")};
+  else if (s == "paren") out = {form_piece(f, f.sg), text_piece(" ("), qty_piece(n), text_piece(")")};
   else {
-    noun = noun_after(f, q, HrCase::nom);
-    out = {qty_piece(n), text_piece(" "), product_piece(noun)};
+    noun = &noun_after(f, q, HrCase::nom);
+    out = {qty_piece(n), text_piece(" "), form_piece(f, *noun)};
   }
-  ctx.form_text = noun;
+  ctx.form_text = *noun;
   ctx.qty_form = s == "paren" ? "digits" : std::string(s);
   ctx.qty_plural = false;
 }
@@ -202,7 +203,7 @@ bool render_slot(std::string_view name, SlotContext& ctx, Rng& rng, Pieces& out)
                             : fs == "words" ? hr_number_word(q, f.gender, HrCase::acc)
                                             : std::string("tucet")));
   } else if (name == "pgen") {
-    out.push_back(product_piece(f.gen_pl));
+    out.push_back(form_piece(f, f.gen_pl));
     ctx.form_text = f.gen_pl;
   } else if (name == "ih") {  // the clitic for the items: makni ga / je / ih
     const char* pron = "ih";
@@ -215,6 +216,29 @@ bool render_slot(std::string_view name, SlotContext& ctx, Rng& rng, Pieces& out)
     return false;
   }
   return true;
+}
+
+// The definite adjective agreeing with a noun of gender g in the form `slot`: stem "crven" ->
+// crveni ručnik, crvenog ručnika, crvenu jabuku, crvenih jabuka, dva crvena ručnika. Soft stems
+// (ending in č, ć, đ, j, š, ž, c; dž, lj, nj included) take -eg and -e for -og and -o ("svježeg").
+// Plural-only nouns (Gender::pl) are feminine in the catalog ("traperice", "slušalice").
+std::string inflect_adjective(std::string_view stem, Gender g, FormSlot slot) {
+  bool soft = false;
+  for (const char* end : {"č", "ć", "đ", "j", "š", "ž", "c"}) soft |= ends_with(stem, end);
+  const std::string o = soft ? "e" : "o";
+  const int k = (int)slot;
+  CARTLM_CHECK(k >= 0 && k < 7);
+  //                               sg    pl   gen_sg   acc_sg  gen_pl acc_pl paucal
+  static const char* const m[] = {"i", "i", nullptr, "i", "ih", "e", "a"};
+  static const char* const f[] = {"a", "e", "e", "u", "ih", "e", "e"};
+  static const char* const n[] = {nullptr, "a", nullptr, nullptr, "ih", "a", "a"};
+  static const char* const pl[] = {"e", "e", "ih", "e", "ih", "e", "e"};
+  const char* const* table = g == Gender::f ? f : g == Gender::n ? n : g == Gender::pl ? pl : m;
+  std::string ending;
+  if (table[k]) ending = table[k];
+  else if (slot == FormSlot::gen_sg) ending = o + "g";
+  else ending = o;  // neuter nominative and accusative singular
+  return std::string(stem) + ending;
 }
 
 LangPack make_pack() {
@@ -390,6 +414,12 @@ LangPack make_pack() {
                      ", neka bude {brand}", " (marka {brand})"};
   p.brands = {"Nivea", "Podravka", "Kraš", "Dukat", "Samsung", "Philips", "Bosch", "Franck",
               "Violeta", "Gavrilović"};
+  // Stems; no word of the catalog's eval-only forms ("zelen", "plav", "velik" are theirs).
+  p.detail_adjectives = {"mal", "crven", "crn", "bijel", "siv", "smeđ", "žut", "ružičast",
+                         "narančast", "ljubičast", "tamn", "svijetl", "nov", "jeftin", "običn",
+                         "dječj", "osnovn", "manj", "već", "obiteljsk", "kvalitetn", "standardn",
+                         "rezervn", "jednostavn", "staklen", "drven", "plastičn", "ekološk"};
+  p.inflect_adjective = inflect_adjective;
   p.detail_after = {" za djecu", " na akciji", " s popustom", ", bilo koje", " (manje pakiranje)",
                     " (veće pakiranje)", ", najjeftinije", " u crnoj boji", " u bijeloj boji",
                     ", kao prošli put", " za ured", ", ništa posebno", " (obično)"};

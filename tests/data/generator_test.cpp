@@ -401,8 +401,17 @@ TEST(LanguagePacks, EveryTemplateRendersEveryForm) {
             ctx.quantity = q;
             ctx.remove = t.act == Act::remove || (t.act == Act::both && rng.bernoulli(0.5));
             ctx.form = &f;
-            std::string text = join_pieces(render_template(pack, t, ctx, rng));
+            Pieces pieces = render_template(pack, t, ctx, rng);
+            std::string text = join_pieces(pieces);
             ASSERT_FALSE(ctx.form_text.empty()) << text;
+            // hr/es product pieces record which field they hold, for agreeing adjectives.
+            if (l != Lang::en)
+              for (const Piece& piece : pieces)
+                if (piece.role == PieceRole::product) {
+                  ASSERT_NE(piece.slot, FormSlot::none) << text;
+                  EXPECT_EQ(*f.all_forms()[(size_t)piece.slot], piece.text) << text;
+                  EXPECT_EQ(piece.gender, f.gender) << text;
+                }
             EXPECT_NE(text.find(ctx.form_text), std::string::npos) << text;
             ASSERT_FALSE(ctx.qty_form.empty()) << text;
             if (digit_form(ctx.qty_form)) {

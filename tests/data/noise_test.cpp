@@ -328,6 +328,85 @@ TEST(ApplyNoise, DetailsGoAroundTheProductAndNeverAfterAn) {
   EXPECT_TRUE(outs.count("Add an apple on sale to my cart"));
 }
 
+TEST(ApplyNoise, CroatianAdjectivesAgreeInGenderCaseAndNumber) {
+  const LangPack& hr = hr_pack();
+  ASSERT_NE(hr.inflect_adjective, nullptr);
+  auto adj = [&](const char* stem, Gender g, FormSlot s) { return hr.inflect_adjective(stem, g, s); };
+  // crveni ručnik, crvenog ručnika, dva crvena ručnika, pet crvenih ručnika, crvene ručnike
+  EXPECT_EQ(adj("crven", Gender::m, FormSlot::sg), "crveni");
+  EXPECT_EQ(adj("crven", Gender::m, FormSlot::gen_sg), "crvenog");
+  EXPECT_EQ(adj("crven", Gender::m, FormSlot::acc_sg), "crveni");
+  EXPECT_EQ(adj("crven", Gender::m, FormSlot::paucal), "crvena");
+  EXPECT_EQ(adj("crven", Gender::m, FormSlot::gen_pl), "crvenih");
+  EXPECT_EQ(adj("crven", Gender::m, FormSlot::acc_pl), "crvene");
+  // crvena čaša, crvenu čašu, dvije crvene čaše
+  EXPECT_EQ(adj("crven", Gender::f, FormSlot::sg), "crvena");
+  EXPECT_EQ(adj("crven", Gender::f, FormSlot::acc_sg), "crvenu");
+  EXPECT_EQ(adj("crven", Gender::f, FormSlot::paucal), "crvene");
+  // crveno jaje, crvenog jajeta, crvena jaja; soft stems: smeđe jaje, smeđeg jajeta
+  EXPECT_EQ(adj("crven", Gender::n, FormSlot::acc_sg), "crveno");
+  EXPECT_EQ(adj("crven", Gender::n, FormSlot::pl), "crvena");
+  EXPECT_EQ(adj("smeđ", Gender::n, FormSlot::sg), "smeđe");
+  EXPECT_EQ(adj("smeđ", Gender::m, FormSlot::gen_sg), "smeđeg");
+  EXPECT_EQ(adj("dječj", Gender::n, FormSlot::gen_sg), "dječjeg");
+  // plural-only nouns: crvene traperice, crvenih traperica
+  EXPECT_EQ(adj("crven", Gender::pl, FormSlot::acc_sg), "crvene");
+  EXPECT_EQ(adj("crven", Gender::pl, FormSlot::gen_pl), "crvenih");
+}
+
+TEST(ApplyNoise, SpanishAdjectivesAgreeInGenderAndNumber) {
+  const LangPack& es = es_pack();
+  ASSERT_NE(es.inflect_adjective, nullptr);
+  auto adj = [&](const char* lemma, Gender g, FormSlot s) { return es.inflect_adjective(lemma, g, s); };
+  EXPECT_EQ(adj("blanco", Gender::m, FormSlot::sg), "blanco");
+  EXPECT_EQ(adj("blanco", Gender::f, FormSlot::sg), "blanca");
+  EXPECT_EQ(adj("blanco", Gender::f, FormSlot::pl), "blancas");
+  EXPECT_EQ(adj("grande", Gender::f, FormSlot::pl), "grandes");
+  EXPECT_EQ(adj("gris", Gender::m, FormSlot::pl), "grises");
+  EXPECT_EQ(adj("infantil", Gender::f, FormSlot::sg), "infantil");
+}
+
+// hr puts the agreeing adjective in front of the noun, es after it; the rest stays as it was.
+TEST(ApplyNoise, AgreeingDetailsGoNextToTheNoun) {
+  NoiseRates r = NoiseRates().scaled(0);
+  r.detail = 1;
+  SurfaceForm rucnik;
+  rucnik.gender = Gender::m;
+  rucnik.sg = rucnik.acc_sg = "ručnik", rucnik.gen_sg = rucnik.gen_pl = rucnik.paucal = "ručnika";
+  rucnik.pl = "ručnici", rucnik.acc_pl = "ručnike";
+  SurfaceForm toalla;
+  toalla.gender = Gender::f;
+  toalla.sg = "toalla", toalla.pl = "toallas";
+  std::set<std::string> hr_adj, es_adj;
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    Rng rng(seed);
+    Pieces h = {text_piece("Dodaj "), qty_piece("3"), text_piece(" "), form_piece(rucnik, rucnik.paucal)};
+    NoiseContext hctx{&hr_pack(), 3, nullptr};
+    ASSERT_EQ(apply_noise(h, r, hctx, rng), std::vector<std::string>{"detail"});
+    std::string text = join_pieces(h);
+    for (const char* stem : hr_pack().detail_adjectives) {
+      std::string a = hr_pack().inflect_adjective(stem, Gender::m, FormSlot::paucal);
+      if (text == "Dodaj 3 " + a + " ručnika") hr_adj.insert(a);
+    }
+    EXPECT_EQ(text.rfind("Dodaj 3 ", 0), 0u) << text;
+    Pieces e = {text_piece("Añade "), qty_piece("dos"), text_piece(" "), form_piece(toalla, toalla.pl),
+                text_piece(" al carrito")};
+    NoiseContext ectx{&es_pack(), 2, nullptr};
+    ASSERT_EQ(apply_noise(e, r, ectx, rng), std::vector<std::string>{"detail"});
+    text = join_pieces(e);
+    for (const char* lemma : es_pack().detail_adjectives) {
+      std::string a = es_pack().inflect_adjective(lemma, Gender::f, FormSlot::pl);
+      if (text == "Añade dos toallas " + a + " al carrito") es_adj.insert(a);
+    }
+    EXPECT_EQ(text.rfind("Añade dos toallas", 0), 0u) << text;
+  }
+  // About half of the details are agreeing adjectives, the rest phrases after the noun.
+  EXPECT_GE(hr_adj.size(), 15u);
+  EXPECT_GE(es_adj.size(), 12u);
+  EXPECT_TRUE(hr_adj.count("crvena") || hr_adj.count("bijela")) << *hr_adj.begin();
+  EXPECT_TRUE(es_adj.count("blancas") || es_adj.count("rojas")) << *es_adj.begin();
+}
+
 // Detail phrases and context clauses must not teach the eval-only surface forms: no word of 5+
 // letters of one occurs in an eval-only form of the same language.
 TEST(ApplyNoise, DetailPhrasesShareNoWordWithEvalOnlyForms) {
@@ -343,6 +422,12 @@ TEST(ApplyNoise, DetailPhrasesShareNoWordWithEvalOnlyForms) {
     std::vector<const char*> phrases = pack.detail_before;
     phrases.insert(phrases.end(), pack.detail_after.begin(), pack.detail_after.end());
     phrases.insert(phrases.end(), pack.context_clauses.begin(), pack.context_clauses.end());
+    std::vector<std::string> adjectives;  // every form of every agreeing adjective
+    for (const char* lemma : pack.detail_adjectives)
+      for (Gender g : {Gender::m, Gender::f, Gender::n, Gender::pl})
+        for (int slot = 0; slot < 7; ++slot)
+          adjectives.push_back(pack.inflect_adjective(lemma, g, (FormSlot)slot));
+    for (const std::string& a : adjectives) phrases.push_back(a.c_str());
     ASSERT_FALSE(phrases.empty());
     for (const char* phrase : phrases) {
       std::string word;
