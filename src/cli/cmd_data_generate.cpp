@@ -164,10 +164,6 @@ void register_data_generate(CLI::App& data, int& exit_code) {
                   "A typo in a word that carries the action (remove, ubaci, quita) on top of "
                   "--typo-rate; 0 by default, meant for the train split")
       ->capture_default_str();
-  cmd->add_option("--nonce-rate", n.nonce,
-                  "A made-up word next to the product (3 brelvin towels, toallas tasoke): words "
-                  "the model never saw; 0 by default, meant for the train split")
-      ->capture_default_str();
   cmd->add_option("--context-rate", n.context,
                   "An action-neutral clause before or after the request (I'm heading out soon, "
                   "gledam popis, sin prisa); 0 by default, meant for the train split")

@@ -555,23 +555,6 @@ static bool names_a_product(const std::string& phrase, const NoiseContext& ctx) 
   return false;
 }
 
-std::string nonce_word(Rng& rng) {
-  static const char* const kOnsets[] = {"b", "br", "d", "dr", "f", "g", "gr", "k", "kl", "l", "m",
-                                        "n", "p", "pl", "r", "s", "st", "t", "tr", "v", "z"};
-  static const char* const kVowels[] = {"a", "e", "i", "o", "u"};
-  static const char* const kCodas[] = {"", "", "", "n", "l", "r", "s", "k"};
-  const int syllables = rng.bernoulli(0.5) ? 2 : 3;
-  std::string w;
-  for (int i = 0; i < syllables; ++i) {
-    w += kOnsets[rng.uniform(std::size(kOnsets))];
-    w += kVowels[rng.uniform(std::size(kVowels))];
-    if (i + 1 == syllables || rng.bernoulli(0.3)) w += kCodas[rng.uniform(std::size(kCodas))];
-  }
-  while (w.size() > 9) w.pop_back();
-  if (w.size() < 4) w += "ko";
-  return w;
-}
-
 std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
                                      const NoiseContext& ctx, Rng& rng) {
   CARTLM_CHECK(ctx.pack != nullptr);
@@ -637,17 +620,6 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
         insert_after_product(pieces, phrase);
       }
       names.push_back("detail");
-      break;
-    }
-  }
-  if (hit(rates.nonce) && at < pieces.size()) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      std::string word = nonce_word(rng);
-      if (names_a_product(word, ctx)) continue;
-      // Where the language puts a modifier: after the noun in Spanish, in front elsewhere.
-      if (pack.lang == Lang::es) pieces.insert(pieces.begin() + (long)at + 1, text_piece(" " + word));
-      else pieces[at].text = word + " " + pieces[at].text;
-      names.push_back("nonce");
       break;
     }
   }

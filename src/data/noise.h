@@ -39,11 +39,6 @@ struct NoiseRates {
   // list, after all, at home, ...) otherwise occur mostly with one action, and the model takes
   // them for action cues in phrasings it has not seen.
   double context = 0.0;
-  // A made-up word next to the product ("3 brelvin water bottles"): a train-split augmentation,
-  // 0 in the realistic mix. A word the tokenizer never saw splits into short pieces, and the
-  // model took such pieces for pieces of another product ("metal" as " m" "et" "al", the start of
-  // "mineral"); made-up words teach it to find the product by the words it knows.
-  double nonce = 0.0;
 
   // Every rate times `scale`, capped at 1.
   NoiseRates scaled(double scale) const;
@@ -62,7 +57,7 @@ inline constexpr NoiseRateField kNoiseRateFields[] = {
     {"casing", &NoiseRates::casing},       {"punct", &NoiseRates::punct},
     {"distractor", &NoiseRates::distractor}, {"detail", &NoiseRates::detail},
     {"product_typo", &NoiseRates::product_typo}, {"action_typo", &NoiseRates::action_typo},
-    {"context", &NoiseRates::context},     {"nonce", &NoiseRates::nonce}};
+    {"context", &NoiseRates::context}};
 
 // Parses "KIND=RATE" (e.g. "typo=0.33") and sets that rate in `rates`. Errors name the unknown
 // kind (listing the known ones) or the rate outside [0, 1].
@@ -70,9 +65,9 @@ Status set_noise_rate(NoiseRates& rates, std::string_view kind_eq_rate);
 
 // The names written to meta.noise, in the order the kinds are applied.
 inline constexpr const char* kNoiseNames[] = {
-    "brand",    "detail", "nonce",      "distractor",    "context",    "codeswitch", "slang",
-    "greeting", "signoff", "punct",     "typo",          "no_diacritics", "lowercase", "uppercase",
-    "sentence_case", "emoji"};
+    "brand",    "detail", "distractor", "context",       "codeswitch", "slang",     "greeting",
+    "signoff",  "punct",  "typo",       "no_diacritics", "lowercase",  "uppercase", "sentence_case",
+    "emoji"};
 
 enum class TypoKind { swap, drop, repeat, neighbour };
 
@@ -95,9 +90,6 @@ bool add_product_typo(Pieces& pieces, const std::string& product_before, bool qw
 // first-person phrases ("remove", "dodaj", "quiero"): the words that carry the action. Returns
 // whether it made one.
 bool add_action_typo(Pieces& pieces, const LangPack& pack, bool qwertz, Rng& rng);
-
-// A made-up lower-case word of 2 or 3 syllables (4 to 9 letters), such as "brelvin" or "tasoke".
-std::string nonce_word(Rng& rng);
 
 // Drops diacritics word by word with probability `p` per word (p = 1: the whole text).
 std::string strip_diacritics_some(std::string_view text, double p, Rng& rng);

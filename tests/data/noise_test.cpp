@@ -217,7 +217,7 @@ TEST(ApplyNoise, ZeroRatesChangeNothing) {
 
 TEST(ApplyNoise, EveryKindFiresAtRateOneAndKeepsTheQuantity) {
   NoiseRates all = NoiseRates().scaled(100);  // every rate capped at 1
-  all.context = all.nonce = 1;                 // 0 by default, so scaling leaves them off
+  all.context = 1;                             // 0 by default, so scaling leaves it off
   for (Lang lang : kAllLangs) {
     std::set<std::string> fired;
     for (uint64_t seed = 0; seed < 300; ++seed) {
@@ -238,7 +238,7 @@ TEST(ApplyNoise, EveryKindFiresAtRateOneAndKeepsTheQuantity) {
       for (const std::string& run : digit_runs(text)) fives += run == "5";
       EXPECT_EQ(fives, 1) << text;
     }
-    for (const char* kind : {"brand", "detail", "nonce", "distractor", "context", "slang", "greeting",
+    for (const char* kind : {"brand", "detail", "distractor", "context", "slang", "greeting",
                              "signoff", "punct", "typo", "lowercase", "uppercase", "sentence_case",
                              "emoji"})
       EXPECT_TRUE(fired.count(kind)) << lang_code(lang) << " never applied " << kind;
@@ -405,44 +405,6 @@ TEST(ApplyNoise, AgreeingDetailsGoNextToTheNoun) {
   EXPECT_GE(es_adj.size(), 12u);
   EXPECT_TRUE(hr_adj.count("crvena") || hr_adj.count("bijela")) << *hr_adj.begin();
   EXPECT_TRUE(es_adj.count("blancas") || es_adj.count("rojas")) << *es_adj.begin();
-}
-
-// Made-up words: 4 to 9 lower-case letters, right next to the product (before it, after it in
-// Spanish), never a product word, the rest of the message untouched.
-TEST(ApplyNoise, NonceWordsGoNextToTheProductAndNameNoProduct) {
-  NoiseRates r = NoiseRates().scaled(0);
-  r.nonce = 1;
-  std::vector<std::string> products;
-  for (const Product& prod : default_catalog().products)
-    for (Lang l : kAllLangs)
-      for (const SurfaceForm& f : prod.in(l))
-        for (const std::string* s : f.all_forms())
-          if (!s->empty()) products.push_back(to_lower(*s));
-  std::set<std::string> words;
-  for (uint64_t seed = 0; seed < 300; ++seed) {
-    Rng rng(seed);
-    Pieces en = {text_piece("Add "), qty_piece("3"), text_piece(" "), product_piece("towels"),
-                 text_piece(" please")};
-    NoiseContext ctx{&en_pack(), 3, &products};
-    ASSERT_EQ(apply_noise(en, r, ctx, rng), std::vector<std::string>{"nonce"});
-    std::string text = join_pieces(en);
-    ASSERT_EQ(text.rfind("Add 3 ", 0), 0u) << text;
-    ASSERT_TRUE(ends_with(text, " towels please")) << text;
-    std::string word = text.substr(6, text.size() - 6 - std::string(" towels please").size());
-    EXPECT_GE(word.size(), 4u) << text;
-    EXPECT_LE(word.size(), 9u) << text;
-    for (char c : word) EXPECT_TRUE(c >= 'a' && c <= 'z') << text;
-    for (const std::string& p : products) EXPECT_FALSE(contains_word(word, p)) << word;
-    words.insert(word);
-    Pieces es = {text_piece("Añade "), qty_piece("dos"), text_piece(" "), product_piece("toallas"),
-                 text_piece(" al carrito")};
-    NoiseContext ectx{&es_pack(), 2, &products};
-    ASSERT_EQ(apply_noise(es, r, ectx, rng), std::vector<std::string>{"nonce"});
-    text = join_pieces(es);
-    EXPECT_EQ(text.rfind("Añade dos toallas ", 0), 0u) << text;
-    EXPECT_TRUE(ends_with(text, " al carrito")) << text;
-  }
-  EXPECT_GT(words.size(), 250u);  // thousands of possible words: hardly any repeat
 }
 
 // Detail phrases and context clauses must not teach the eval-only surface forms: no word of 5+
