@@ -140,7 +140,8 @@ void register_data_generate(CLI::App& data, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--emoji-rate", n.emoji, "Emojis")->capture_default_str();
   cmd->add_option("--detail-rate", n.detail,
-                  "A detail about the item (small, in black, 3 crvena ručnika, toallas blancas, na akciji, de oferta)")
+                  "A detail about the item (small, in black, 3 crvena ručnika, toallas blancas, "
+                  "na akciji, de oferta)")
       ->capture_default_str();
   cmd->add_option("--brand-rate", n.brand,
                   "An unrelated brand or shop after the product (from Nivea, iz Konzuma, de Mercadona)")

@@ -605,8 +605,10 @@ std::vector<std::string> apply_noise(Pieces& pieces, const NoiseRates& rates,
         std::string adj = pack.inflect_adjective(pick(rng, pack.detail_adjectives), noun.gender,
                                                  noun.slot);
         if (contains_word(to_lower(noun.text), adj)) continue;  // "tamna tamna čokolada"
-        if (pack.lang == Lang::es) pieces.insert(pieces.begin() + (long)at + 1, text_piece(" " + adj));
-        else pieces[at].text = adj + " " + pieces[at].text;
+        if (pack.lang == Lang::es)
+          pieces.insert(pieces.begin() + (long)at + 1, text_piece(" " + adj));
+        else
+          pieces[at].text = adj + " " + pieces[at].text;
         names.push_back("detail");
         break;
       }

@@ -126,7 +126,8 @@ void render_pq(SlotContext& ctx, Rng& rng, Pieces& out) {
   else if (s == "3x") out = {qty_piece(n + "x"), text_piece(" "), form_piece(f, f.sg)};
   else if (s == "unit")
     out = {form_piece(f, f.sg), text_piece(", "), qty_piece(n + (q == 1 ? " ud." : " uds"))};
-  else if (s == "paren") out = {form_piece(f, f.sg), text_piece(" ("), qty_piece(n), text_piece(")")};
+  else if (s == "paren")
+    out = {form_piece(f, f.sg), text_piece(" ("), qty_piece(n), text_piece(")")};
   else {
     noun = q == 1 ? &f.sg : &f.pl;
     out = {qty_piece(n), text_piece(" "), form_piece(f, *noun)};

@@ -171,7 +171,8 @@ void render_pq(SlotContext& ctx, Rng& rng, Pieces& out) {
   else if (s == "3x") out = {qty_piece(n + "x"), text_piece(" "), form_piece(f, f.sg)};
   else if (s == "unit")
     out = {form_piece(f, f.sg), text_piece(rng.bernoulli(0.5) ? ", " : " "), qty_piece(n + " kom")};
-  else if (s == "paren") out = {form_piece(f, f.sg), text_piece(" ("), qty_piece(n), text_piece(")")};
+  else if (s == "paren")
+    out = {form_piece(f, f.sg), text_piece(" ("), qty_piece(n), text_piece(")")};
   else {
     noun = &noun_after(f, q, HrCase::nom);
     out = {qty_piece(n), text_piece(" "), form_piece(f, *noun)};
@@ -220,7 +221,8 @@ bool render_slot(std::string_view name, SlotContext& ctx, Rng& rng, Pieces& out)
 
 // The definite adjective agreeing with a noun of gender g in the form `slot`: stem "crven" ->
 // crveni ručnik, crvenog ručnika, crvenu jabuku, crvenih jabuka, dva crvena ručnika. Soft stems
-// (ending in č, ć, đ, j, š, ž, c; dž, lj, nj included) take -eg and -e for -og and -o ("svježeg").
+// (ending in č, ć, đ, j, š, ž, c; dž, lj, nj included) take -eg and -e for -og and -o
+// ("svježeg").
 // Plural-only nouns (Gender::pl) are feminine in the catalog ("traperice", "slušalice").
 std::string inflect_adjective(std::string_view stem, Gender g, FormSlot slot) {
   bool soft = false;

@@ -331,7 +331,9 @@ TEST(ApplyNoise, DetailsGoAroundTheProductAndNeverAfterAn) {
 TEST(ApplyNoise, CroatianAdjectivesAgreeInGenderCaseAndNumber) {
   const LangPack& hr = hr_pack();
   ASSERT_NE(hr.inflect_adjective, nullptr);
-  auto adj = [&](const char* stem, Gender g, FormSlot s) { return hr.inflect_adjective(stem, g, s); };
+  auto adj = [&](const char* stem, Gender g, FormSlot s) {
+    return hr.inflect_adjective(stem, g, s);
+  };
   // crveni ručnik, crvenog ručnika, dva crvena ručnika, pet crvenih ručnika, crvene ručnike
   EXPECT_EQ(adj("crven", Gender::m, FormSlot::sg), "crveni");
   EXPECT_EQ(adj("crven", Gender::m, FormSlot::gen_sg), "crvenog");
@@ -357,7 +359,9 @@ TEST(ApplyNoise, CroatianAdjectivesAgreeInGenderCaseAndNumber) {
 TEST(ApplyNoise, SpanishAdjectivesAgreeInGenderAndNumber) {
   const LangPack& es = es_pack();
   ASSERT_NE(es.inflect_adjective, nullptr);
-  auto adj = [&](const char* lemma, Gender g, FormSlot s) { return es.inflect_adjective(lemma, g, s); };
+  auto adj = [&](const char* lemma, Gender g, FormSlot s) {
+    return es.inflect_adjective(lemma, g, s);
+  };
   EXPECT_EQ(adj("blanco", Gender::m, FormSlot::sg), "blanco");
   EXPECT_EQ(adj("blanco", Gender::f, FormSlot::sg), "blanca");
   EXPECT_EQ(adj("blanco", Gender::f, FormSlot::pl), "blancas");
@@ -380,7 +384,8 @@ TEST(ApplyNoise, AgreeingDetailsGoNextToTheNoun) {
   std::set<std::string> hr_adj, es_adj;
   for (uint64_t seed = 0; seed < 300; ++seed) {
     Rng rng(seed);
-    Pieces h = {text_piece("Dodaj "), qty_piece("3"), text_piece(" "), form_piece(rucnik, rucnik.paucal)};
+    Pieces h = {text_piece("Dodaj "), qty_piece("3"), text_piece(" "),
+                form_piece(rucnik, rucnik.paucal)};
     NoiseContext hctx{&hr_pack(), 3, nullptr};
     ASSERT_EQ(apply_noise(h, r, hctx, rng), std::vector<std::string>{"detail"});
     std::string text = join_pieces(h);
@@ -389,8 +394,8 @@ TEST(ApplyNoise, AgreeingDetailsGoNextToTheNoun) {
       if (text == "Dodaj 3 " + a + " ručnika") hr_adj.insert(a);
     }
     EXPECT_EQ(text.rfind("Dodaj 3 ", 0), 0u) << text;
-    Pieces e = {text_piece("Añade "), qty_piece("dos"), text_piece(" "), form_piece(toalla, toalla.pl),
-                text_piece(" al carrito")};
+    Pieces e = {text_piece("Añade "), qty_piece("dos"), text_piece(" "),
+                form_piece(toalla, toalla.pl), text_piece(" al carrito")};
     NoiseContext ectx{&es_pack(), 2, nullptr};
     ASSERT_EQ(apply_noise(e, r, ectx, rng), std::vector<std::string>{"detail"});
     text = join_pieces(e);
