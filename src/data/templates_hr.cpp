@@ -225,21 +225,18 @@ bool render_slot(std::string_view name, SlotContext& ctx, Rng& rng, Pieces& out)
 // ("svježeg").
 // Plural-only nouns (Gender::pl) are feminine in the catalog ("traperice", "slušalice").
 std::string inflect_adjective(std::string_view stem, Gender g, FormSlot slot) {
-  bool soft = false;
-  for (const char* end : {"č", "ć", "đ", "j", "š", "ž", "c"}) soft |= ends_with(stem, end);
-  const std::string o = soft ? "e" : "o";
   const int k = (int)slot;
   CARTLM_CHECK(k >= 0 && k < 7);
-  //                               sg    pl   gen_sg   acc_sg  gen_pl acc_pl paucal
-  static const char* const m[] = {"i", "i", nullptr, "i", "ih", "e", "a"};
+  //                               sg   pl   gen_sg acc_sg gen_pl acc_pl paucal
+  static const char* const m[] = {"i", "i", "og", "i", "ih", "e", "a"};
   static const char* const f[] = {"a", "e", "e", "u", "ih", "e", "e"};
-  static const char* const n[] = {nullptr, "a", nullptr, nullptr, "ih", "a", "a"};
+  static const char* const n[] = {"o", "a", "og", "o", "ih", "a", "a"};
   static const char* const pl[] = {"e", "e", "ih", "e", "ih", "e", "e"};
   const char* const* table = g == Gender::f ? f : g == Gender::n ? n : g == Gender::pl ? pl : m;
-  std::string ending;
-  if (table[k]) ending = table[k];
-  else if (slot == FormSlot::gen_sg) ending = o + "g";
-  else ending = o;  // neuter nominative and accusative singular
+  std::string ending = table[k];
+  bool soft = false;
+  for (const char* end : {"č", "ć", "đ", "j", "š", "ž", "c"}) soft |= ends_with(stem, end);
+  if (soft && ending[0] == 'o') ending[0] = 'e';  // -og/-o -> -eg/-e
   return std::string(stem) + ending;
 }
 
