@@ -559,8 +559,9 @@ void register_train(CLI::App& root, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--text-norm", a->text_norm,
                   "Tiny: how messages enter the prompt: fold (lower case, no diacritics; the "
-                  "default) or none. Saved in cartlm.json and applied at inference too")
-      ->check(CLI::IsMember({"none", "fold"}));
+                  "default), squeeze (fold, then repeated letters once: \"quieero\" -> "
+                  "\"quiero\") or none. Saved in cartlm.json and applied at inference too")
+      ->check(CLI::IsMember({"none", "fold", "squeeze"}));
   cmd->add_option("--tokenizer-pre", a->tiny_pre,
                   "Tiny: pre-tokenizer of the learned BPE vocabulary (llama-bpe groups digits "
                   "by up to 3, qwen2 splits numbers into single digits)")
