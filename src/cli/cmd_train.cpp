@@ -559,9 +559,8 @@ void register_train(CLI::App& root, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--text-norm", a->text_norm,
                   "Tiny: how messages enter the prompt: fold (lower case, no diacritics; the "
-                  "default), squeeze (fold, then repeated letters once: \"quieero\" -> "
-                  "\"quiero\") or none. Saved in cartlm.json and applied at inference too")
-      ->check(CLI::IsMember({"none", "fold", "squeeze"}));
+                  "default) or none. Saved in cartlm.json and applied at inference too")
+      ->check(CLI::IsMember({"none", "fold"}));
   cmd->add_option("--tokenizer-pre", a->tiny_pre,
                   "Tiny: pre-tokenizer of the learned BPE vocabulary (llama-bpe groups digits "
                   "by up to 3, qwen2 splits numbers into single digits)")

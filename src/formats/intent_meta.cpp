@@ -37,38 +37,18 @@ Status validate_intent_meta(const IntentMeta& meta) {
 }
 
 const char* text_normalization_name(TextNormalization n) {
-  switch (n) {
-    case TextNormalization::fold: return "fold";
-    case TextNormalization::squeeze: return "squeeze";
-    case TextNormalization::none: break;
-  }
-  return "none";
+  return n == TextNormalization::fold ? "fold" : "none";
 }
 
 Result<TextNormalization> parse_text_normalization(std::string_view name) {
   if (name == "none") return TextNormalization::none;
   if (name == "fold") return TextNormalization::fold;
-  if (name == "squeeze") return TextNormalization::squeeze;
-  return error("unknown text normalization '" + std::string(name) +
-               "' (expected none, fold or squeeze)");
-}
-
-// Bytes a-z only: UTF-8 continuation and lead bytes are >= 0x80, so a multi-byte character is
-// never cut, and digits, spaces and punctuation keep their runs.
-static std::string squeeze_letter_runs(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (c >= 'a' && c <= 'z' && !out.empty() && out.back() == c) continue;
-    out += c;
-  }
-  return out;
+  return error("unknown text normalization '" + std::string(name) + "' (expected none or fold)");
 }
 
 std::string normalize_text(TextNormalization n, std::string_view text) {
   if (n == TextNormalization::none) return std::string(text);
-  std::string folded = strip_diacritics(to_lower(text));
-  return n == TextNormalization::squeeze ? squeeze_letter_runs(folded) : folded;
+  return strip_diacritics(to_lower(text));
 }
 
 std::string render_prompt(const IntentMeta& meta, std::string_view text) {

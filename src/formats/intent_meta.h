@@ -31,14 +31,9 @@ inline constexpr const char* kGgufKeyTextNormalization = "cartlm.text_normalizat
 enum class TextNormalization {
   none,  // the message goes into the prompt as written
   fold,  // lower case, Croatian/Spanish diacritics dropped (core/utf8.h to_lower, strip_diacritics)
-  // fold, then every run of one repeated letter a-z becomes one letter: "quieero", "pleaseee"
-  // and "coffe" read as "quiero", "please", "cofe" (= "coffee" squeezed). Typos that repeat or
-  // drop a doubled letter, and texting's stretched words, then give the same tokens as the word
-  // spelled right. Digits are never squeezed ("100" stays 100).
-  squeeze,
 };
 const char* text_normalization_name(TextNormalization n);
-Result<TextNormalization> parse_text_normalization(std::string_view name);  // none|fold|squeeze
+Result<TextNormalization> parse_text_normalization(std::string_view name);  // "none" | "fold"
 std::string normalize_text(TextNormalization n, std::string_view text);
 
 struct IntentMeta {

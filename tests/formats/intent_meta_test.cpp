@@ -31,28 +31,8 @@ TEST(IntentMeta, FoldNormalizationLowersCaseAndDropsDiacritics) {
             std::string("a\xff", 2));
   EXPECT_EQ(text_normalization_name(TextNormalization::fold), std::string("fold"));
   EXPECT_EQ(*parse_text_normalization("none"), TextNormalization::none);
-  EXPECT_NE(parse_text_normalization("lower").message().find("expected none, fold or squeeze"),
+  EXPECT_NE(parse_text_normalization("lower").message().find("expected none or fold"),
             std::string::npos);
-}
-
-TEST(IntentMeta, SqueezeNormalizationFoldsThenDropsRepeatedLetters) {
-  const auto sq = [](std::string_view s) { return normalize_text(TextNormalization::squeeze, s); };
-  // Typos that repeat or drop a doubled letter meet the right spelling.
-  EXPECT_EQ(sq("QUIEERO 3 toallas"), "quiero 3 toalas");
-  EXPECT_EQ(sq("Pleaseee add a coffe mug"), sq("please add a coffee mug"));
-  EXPECT_EQ(sq("Pleaseee add a coffe mug"), "please ad a cofe mug");
-  // Folding comes first, so "Ñn" and "ÉE" are runs too; digits, spaces and punctuation keep
-  // their runs, and bytes that are not UTF-8 pass through.
-  EXPECT_EQ(sq("AÑnadir  100 x11!!"), "anadir  100 x11!!");
-  EXPECT_EQ(sq("cafÉE"), "cafe");
-  EXPECT_EQ(sq(std::string("Aa\xff\xff" "b", 5)), std::string("a\xff\xff" "b", 4));
-  EXPECT_EQ(text_normalization_name(TextNormalization::squeeze), std::string("squeeze"));
-  EXPECT_EQ(*parse_text_normalization("squeeze"), TextNormalization::squeeze);
-  IntentMeta m;
-  m.text_normalization = TextNormalization::squeeze;
-  auto back = intent_meta_from_json_text(intent_meta_to_json_text(m), "x.json");
-  ASSERT_TRUE(back.ok()) << back.message();
-  EXPECT_EQ(back->text_normalization, TextNormalization::squeeze);
 }
 
 TEST(IntentMeta, ValidationNamesTheProblem) {
