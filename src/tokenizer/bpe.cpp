@@ -354,6 +354,15 @@ namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
+// An ASCII digit run, with or without the space in front that some pre-tokenizers keep.
+bool is_number_piece(std::string_view piece) {
+  size_t i = !piece.empty() && piece[0] == ' ' ? 1 : 0;
+  if (i == piece.size()) return false;
+  for (; i < piece.size(); ++i)
+    if (piece[i] < '0' || piece[i] > '9') return false;
+  return true;
+}
+
 // Pre-tokenizes and merges one stretch of plain text (with BPE-dropout when `dropout` is set).
 void encode_plain(const Tokenizer& t, std::string_view text, pcre2_match_data* md,
                   const BpeDropout* dropout, std::vector<int32_t>& out) {
@@ -368,7 +377,10 @@ void encode_plain(const Tokenizer& t, std::string_view text, pcre2_match_data* m
   const TokenizerIndex& ix = *t.index;
   auto on_piece = [&](Span p) {
     std::string_view piece = text.substr(p.begin, p.size);
-    if (dropout && dropout->p > 0) {
+    // Numbers keep their tokens: the tiny model copies a quantity as one digit-group token, and
+    // splitting "12" into "1" "2" during training brought wrong quantities back (docs/results.md,
+    // session 15).
+    if (dropout && dropout->p > 0 && !is_number_piece(piece)) {
       for (size_t b = 0; b < piece.size(); b += kSmallPiece)
         bpe_small_dropout(ix, piece.substr(b, kSmallPiece), out, dropout->p, *dropout->rng);
       return;

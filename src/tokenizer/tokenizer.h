@@ -99,7 +99,8 @@ std::vector<GgufKV> tokenizer_gguf_kvs(const Tokenizer& t);
 // as plain text. UserDefined added tokens are always matched (as HF and llama.cpp do).
 // BPE-dropout for training-time augmentation: every applicable merge is skipped with
 // probability p at each merge step, so words also appear split into smaller tokens (as typos
-// split them). ignore_merges is not honoured under dropout.
+// split them). Pieces that are digits only ("12", " 12") keep their normal tokens. ignore_merges is
+// not honoured under dropout.
 struct BpeDropout {
   double p = 0.0;
   Rng* rng = nullptr;
