@@ -274,7 +274,7 @@ TEST(BpeDropout, SplitsWordsIntoSmallerTokensAndStillRoundTrips) {
   Tokenizer plain = train_bpe(texts, BpeTrainOptions{.vocab_size = 700}).value();
   plain.ignore_merges = false;  // dropout does not honour ignore_merges; compare like with like
   ASSERT_TRUE(finalize_tokenizer(plain, "test").ok());
-  size_t n_plain = 0, n_drop = 0, n_all = 0, bytes = 0, changed = 0;
+  size_t n_plain = 0, n_drop = 0, n_all = 0, non_digit_bytes = 0, changed = 0;
   for (size_t i = 0; i < 300; ++i) {
     const std::string& s = texts[i];
     const std::vector<int32_t> base = encode(plain, s, false, false);
@@ -292,14 +292,14 @@ TEST(BpeDropout, SplitsWordsIntoSmallerTokensAndStillRoundTrips) {
     n_plain += base.size();
     n_drop += d.size();
     n_all += bytes_only.size();
-    bytes += s.size();
+    for (char c : s) non_digit_bytes += c < '0' || c > '9';
     changed += d != base;
   }
   // Dropout 0.3 splits a good share of the texts and lengthens them; near 1 it leaves bytes
-  // (the numbers excepted, below).
+  // (numbers keep their tokens: NumbersKeepTheirTokens below).
   EXPECT_GT(changed, 150u);
   EXPECT_GT(n_drop, n_plain + n_plain / 10);
-  EXPECT_GT(n_all, bytes * 85 / 100);
+  EXPECT_GT(n_all, non_digit_bytes * 95 / 100);
 }
 
 TEST(BpeDropout, NumbersKeepTheirTokens) {
